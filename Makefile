@@ -1,0 +1,47 @@
+# Parley: one entry point for setting up, running, checking and benchmarking.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install serve test check lint typecheck bench-dss bench clean system-deps
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the DSS on http://127.0.0.1:8082 with an embedded SQLite database under var/.
+serve: install
+	$(BIN)/parley db upgrade
+	$(BIN)/parley serve --dev-auth
+
+## System packages the tests need (PostgreSQL server); installs them when run as root.
+system-deps:
+	@bash scripts/ensure-system-deps.sh
+
+## The whole test suite, PostgreSQL tests included (they start their own server).
+test: install system-deps
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+## The one gate: lint, types, tests.
+check: lint typecheck test
+
+## DSS load benchmark (SQLite and PostgreSQL); N=10000 by default, e.g. make bench-dss N=100000
+N ?= 10000
+bench-dss: install system-deps
+	$(BIN)/python bench/dss_load.py --n $(N)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -44,8 +44,12 @@ class Settings(BaseSettings):
     allow_http_base_urls: bool = Field(
         default=True, description="Accept http:// USS base URLs (local use); false requires https."
     )
-    cleanup_interval_s: float = Field(default=60.0, ge=0.0, description="Expired-entity sweep period; 0 = off.")
-    max_retries: int = Field(default=20, ge=0, le=1000, description="Retries of a transaction that lost a race.")
+    cleanup_interval_s: float = Field(
+        default=60.0, ge=0.0, description="Expired-entity sweep period; 0 = off."
+    )
+    max_retries: int = Field(
+        default=20, ge=0, le=1000, description="Retries of a transaction that lost a race."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -70,7 +70,8 @@ def outline_area_km2(outline: Outline) -> float:
     if isinstance(outline, Circle):
         r_km = outline.radius_m / 1000.0
         return math.pi * r_km * r_km
-    return _loop(outline.vertices).GetArea() * _EARTH_AREA_KM2 / (4.0 * math.pi)
+    steradians: float = _loop(outline.vertices).GetArea()
+    return steradians * _EARTH_AREA_KM2 / (4.0 * math.pi)
 
 
 def _loop(vertices: tuple[LatLng, ...]) -> s2.S2Loop:

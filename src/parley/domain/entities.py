@@ -182,6 +182,4 @@ def subscribers_to_notify(subscriptions: list[Subscription]) -> tuple[Subscriber
     grouped: dict[str, list[tuple[EntityId, int]]] = {}
     for sub in subscriptions:
         grouped.setdefault(sub.uss_base_url, []).append((sub.id, sub.notification_index))
-    return tuple(
-        SubscriberToNotify(url, tuple(sorted(states))) for url, states in sorted(grouped.items())
-    )
+    return tuple(SubscriberToNotify(url, tuple(sorted(states))) for url, states in sorted(grouped.items()))

@@ -18,11 +18,16 @@ status code in exactly one place (``parley.api.errors``)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from parley.domain.entities import ConstraintReference, OperationalIntentReference
+    from parley.domain.entities import (
+        ConstraintReference,
+        Manager,
+        OperationalIntentReference,
+        UssAvailabilityState,
+    )
 
 
 class ParleyError(Exception):
@@ -74,12 +79,15 @@ class MissingOvns(Conflict):
         *,
         operational_intents: Sequence[OperationalIntentReference] = (),
         constraints: Sequence[ConstraintReference] = (),
-        requester: str,
+        requester: Manager,
+        availability: Mapping[Manager, UssAvailabilityState],
     ) -> None:
         super().__init__(message)
+        #: The entities whose OVNs are missing (real OVNs: hide those the requester does not manage).
         self.operational_intents = tuple(operational_intents)
         self.constraints = tuple(constraints)
         self.requester = requester
+        self.availability = dict(availability)
 
 
 class UssDown(ParleyError):

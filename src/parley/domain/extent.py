@@ -68,7 +68,9 @@ class Extent4D:
         )
 
 
-def _times_overlap(s1: datetime | None, e1: datetime | None, s2: datetime | None, e2: datetime | None) -> bool:
+def _times_overlap(
+    s1: datetime | None, e1: datetime | None, s2: datetime | None, e2: datetime | None
+) -> bool:
     if s1 is not None and e2 is not None and e2 < s1:
         return False
     return not (s2 is not None and e1 is not None and e1 < s2)

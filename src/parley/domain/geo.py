@@ -128,4 +128,6 @@ def validate_time_window(start: datetime | None, end: datetime | None, *, where:
         if value is not None and value.tzinfo is None:
             raise InvalidInput(f"{where}.{name} must carry a time zone (RFC 3339, 'Z')")
     if start is not None and end is not None and start >= end:
-        raise InvalidInput(f"{where}: time_start ({start.isoformat()}) must be before time_end ({end.isoformat()})")
+        raise InvalidInput(
+            f"{where}: time_start ({start.isoformat()}) must be before time_end ({end.isoformat()})"
+        )

@@ -42,7 +42,9 @@ def ovn_from_suffix(entity_id: EntityId, suffix: str, now: datetime) -> Ovn:
     except ValueError:
         raise InvalidInput(f"requested_ovn_suffix `{suffix}` is not a UUID") from None
     if parsed.version != 7:
-        raise InvalidInput(f"requested_ovn_suffix `{suffix}` is a version {parsed.version} UUID, not version 7")
+        raise InvalidInput(
+            f"requested_ovn_suffix `{suffix}` is a version {parsed.version} UUID, not version 7"
+        )
     millis = parsed.int >> 80
     stamped = datetime.fromtimestamp(millis / 1000.0, tz=now.tzinfo)
     skew = abs(now - stamped)

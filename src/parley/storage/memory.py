@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
@@ -119,7 +119,9 @@ class MemoryRepository:
 
     def dependent_operational_intents(self, subscription_id: EntityId) -> list[EntityId]:
         return sorted(
-            oir.id for oir in self._s.operational_intents.rows.values() if oir.subscription_id == subscription_id
+            oir.id
+            for oir in self._s.operational_intents.rows.values()
+            if oir.subscription_id == subscription_id
         )
 
     # constraints
@@ -172,28 +174,36 @@ class MemoryRepository:
         table = self._s.availability
         old = table.get(availability.uss)
         table[availability.uss] = availability
-        if old is None:
-            self._undo.append(lambda: table.pop(availability.uss, None))
-        else:
-            self._undo.append(lambda: table.__setitem__(availability.uss, old))
+
+        def undo() -> None:
+            if old is None:
+                table.pop(availability.uss, None)
+            else:
+                table[availability.uss] = old
+
+        self._undo.append(undo)
 
     def add_report(self, report: DssReport) -> None:
         reports = self._s.reports
         reports[report.report_id] = report
-        self._undo.append(lambda: reports.pop(report.report_id, None))
+
+        def undo() -> None:
+            reports.pop(report.report_id, None)
+
+        self._undo.append(undo)
 
     # housekeeping
+    def _remove_ended(self, table: _Table[E], before: datetime) -> int:
+        ended = [
+            r.id for r in table.rows.values() if r.extent.time_end is not None and r.extent.time_end < before
+        ]
+        for entity_id in ended:
+            self._remove(table, entity_id)
+        return len(ended)
+
     def delete_expired(self, before: datetime) -> int:
-        removed = 0
-        tables: Iterable[_Table[OperationalIntentReference] | _Table[ConstraintReference]] = (
-            self._s.operational_intents,
-            self._s.constraints,
-        )
-        for table in tables:
-            for row in list(table.rows.values()):
-                if row.extent.time_end is not None and row.extent.time_end < before:
-                    self._remove(table, row.id)  # type: ignore[arg-type]
-                    removed += 1
+        removed = self._remove_ended(self._s.operational_intents, before)
+        removed += self._remove_ended(self._s.constraints, before)
         dependents = {o.subscription_id for o in self._s.operational_intents.rows.values()}
         for sub in list(self._s.subscriptions.rows.values()):
             expired = sub.extent.time_end is not None and sub.extent.time_end < before

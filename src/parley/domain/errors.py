@@ -5,7 +5,7 @@ status code in exactly one place (``parley.api.errors``)::
 
     ParleyError
     ├── InvalidInput              400  malformed or out-of-limits input
-    │   └── AreaTooLarge          413  a footprint or query area beyond the DSS's limit
+    │   └── AreaTooLarge          400  a footprint or query area beyond the DSS's limit
     ├── PermissionDenied          403  authenticated, but not allowed (scope or ownership)
     ├── NotFound                  404  no such entity
     ├── Conflict                  409
@@ -43,7 +43,7 @@ class InvalidInput(ParleyError):
 
 
 class AreaTooLarge(InvalidInput):
-    """An area is larger than the DSS accepts (HTTP 413)."""
+    """An area is larger than the DSS accepts (HTTP 400, as the reference DSS and its test suites)."""
 
 
 class PermissionDenied(ParleyError):

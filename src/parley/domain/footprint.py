@@ -31,6 +31,8 @@ class FootprintRules:
     max_start_ahead: timedelta | None = None
     #: Longest admissible span from the earliest start to the latest end; None: unlimited.
     max_duration: timedelta | None = None
+    #: A window of one instant (start == end) is admissible (search areas).
+    allow_instant: bool = False
 
 
 def volume_extent(volume: Volume4D, rules: FootprintRules, now: datetime, where: str = "volume") -> Extent4D:
@@ -48,7 +50,7 @@ def volume_extent(volume: Volume4D, rules: FootprintRules, now: datetime, where:
     validate_altitudes(v3.altitude_lower_m, v3.altitude_upper_m, where=f"{where}.volume")
     if rules.require_times and (volume.time_start is None or volume.time_end is None):
         raise InvalidInput(f"{where}: time_start and time_end are required")
-    validate_time_window(volume.time_start, volume.time_end, where=where)
+    validate_time_window(volume.time_start, volume.time_end, where=where, allow_instant=rules.allow_instant)
     if rules.forbid_past_end and volume.time_end is not None and volume.time_end <= now:
         raise InvalidInput(f"{where}: time_end ({volume.time_end.isoformat()}) is in the past")
     if (

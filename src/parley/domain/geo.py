@@ -122,12 +122,14 @@ def validate_altitudes(lower: float | None, upper: float | None, *, where: str =
         raise InvalidInput(f"{where}: altitude_lower ({lower} m) is above altitude_upper ({upper} m)")
 
 
-def validate_time_window(start: datetime | None, end: datetime | None, *, where: str = "volume") -> None:
-    """Both ends timezone-aware; start strictly before end when both are given."""
+def validate_time_window(
+    start: datetime | None, end: datetime | None, *, where: str = "volume", allow_instant: bool = False
+) -> None:
+    """Both ends timezone-aware; start before end (or equal, for an instant, when allowed)."""
     for name, value in (("time_start", start), ("time_end", end)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput(f"{where}.{name} must carry a time zone (RFC 3339, 'Z')")
-    if start is not None and end is not None and start >= end:
+    if start is not None and end is not None and (start > end or (start == end and not allow_instant)):
         raise InvalidInput(
             f"{where}: time_start ({start.isoformat()}) must be before time_end ({end.isoformat()})"
         )

@@ -47,6 +47,7 @@ CONSTRAINT_QUERY_RULES = FootprintRules(
     require_times=False,
     require_altitudes=False,
     forbid_past_end=False,
+    allow_instant=True,
 )
 
 

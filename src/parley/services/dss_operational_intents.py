@@ -61,6 +61,7 @@ QUERY_RULES = FootprintRules(
     require_times=False,
     require_altitudes=False,
     forbid_past_end=False,
+    allow_instant=True,
 )
 
 
@@ -261,7 +262,6 @@ def delete_operational_intent(
         repo.delete_operational_intent(entity_id)
         if remove_sub and sub is not None:
             repo.delete_subscription(sub.id)
-            notified = [s for s in notified if s.id != sub.id]
         return OirChange(OirView(old, availability), subscribers_to_notify(notified))
 
     return transact(ctx.uow_factory, work, retries=ctx.max_retries)
@@ -297,10 +297,17 @@ def _check_key(
     attached: Subscription | None,
 ) -> None:
     """Raise :class:`MissingOvns` unless ``key`` proves knowledge of every relevant entity."""
-    missing_ops = [
+    candidates = [
         o
         for o in repo.search_operational_intents(extent)
         if o.id != entity_id and o.state.requires_key and o.ovn not in key
+    ]
+    # Accepted (not yet flying) intents of a USS marked Down are not deconflicted against
+    down = {
+        m for m in {o.manager for o in candidates} if availability_of(repo, m) is UssAvailabilityState.DOWN
+    }
+    missing_ops = [
+        o for o in candidates if not (o.manager in down and o.state is OperationalIntentState.ACCEPTED)
     ]
     missing_constraints = []
     if attached is not None and attached.notify_for_constraints:

@@ -32,7 +32,9 @@ SUBSCRIPTION_RULES = FootprintRules(
     require_altitudes=False,
     forbid_past_end=True,
 )
-QUERY_RULES = dataclasses.replace(SUBSCRIPTION_RULES, require_outline=True, forbid_past_end=False)
+QUERY_RULES = dataclasses.replace(
+    SUBSCRIPTION_RULES, require_outline=True, forbid_past_end=False, allow_instant=True
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +143,12 @@ def put_subscription(ctx: DssContext, *, requester: Manager, request: PutSubscri
         dependents: tuple[EntityId, ...] = ()
         if old is not None:
             dependents = tuple(repo.dependent_operational_intents(old.id))
+            # the start may lag a dependent's by the clock-skew allowance: a subscription cannot
+            # start in the past, while the operational intent may have begun long ago
+            lenient = dataclasses.replace(extent, time_start=start - MAX_CLOCK_SKEW)
             for oir_id in dependents:
                 oir = repo.get_operational_intent(oir_id)
-                if oir is not None and not extent.covers(oir.extent):
+                if oir is not None and not lenient.covers(oir.extent):
                     raise InvalidInput(
                         f"Subscription would no longer cover its dependent operational intent {oir_id}"
                     )
@@ -156,7 +161,7 @@ def put_subscription(ctx: DssContext, *, requester: Manager, request: PutSubscri
             uss_base_url=request.uss_base_url,
             notify_for_operational_intents=request.notify_for_operational_intents,
             notify_for_constraints=request.notify_for_constraints,
-            implicit=False if old is None else old.implicit,
+            implicit=False,  # a USS that PUTs a subscription manages it explicitly from then on
         )
         repo.upsert_subscription(sub)
         oirs = (

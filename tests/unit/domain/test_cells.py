@@ -7,11 +7,11 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.strategies import circles, convex_polygons, points
 
 from parley.domain.cells import CELL_LEVEL, cover_outline, outline_area_km2, to_signed, to_unsigned
 from parley.domain.errors import AreaTooLarge, InvalidInput
 from parley.domain.geo import Circle, LatLng, Polygon
+from tests.strategies import circles, convex_polygons, points
 
 BIG = 1e9
 

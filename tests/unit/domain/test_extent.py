@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.strategies import extents
 
 from parley.domain.extent import Extent4D, union
+from tests.strategies import extents
 
 
 @given(extents(), extents())

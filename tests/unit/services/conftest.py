@@ -3,11 +3,11 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from tests.factories import T0
 
 from parley.ports.clock import FixedClock
 from parley.services.context import DssContext
 from parley.storage.memory import MemoryStore
+from tests.factories import T0
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from tests.factories import T0, new_id, volume
 
 from parley.domain.entities import NO_OVN_PHRASE, Manager, OperationalIntentState, UssAvailabilityState
 from parley.domain.errors import (
@@ -21,6 +20,7 @@ from parley.ports.clock import FixedClock
 from parley.services import dss_availability, dss_subscriptions
 from parley.services import dss_operational_intents as svc
 from parley.services.context import DssContext
+from tests.factories import T0, new_id, volume
 
 USS1 = Manager("uss1")
 USS2 = Manager("uss2")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from tests.factories import T0, new_id, volume
 
 from parley.domain.entities import Manager, OperationalIntentState
 from parley.domain.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied, VersionMismatch
@@ -14,6 +13,7 @@ from parley.services import dss_availability, dss_constraints
 from parley.services import dss_operational_intents as oir_svc
 from parley.services import dss_subscriptions as svc
 from parley.services.context import DssContext
+from tests.factories import T0, new_id, volume
 
 USS1 = Manager("uss1")
 USS2 = Manager("uss2")

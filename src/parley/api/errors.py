@@ -1,0 +1,135 @@
+"""The one place where errors become HTTP responses.
+
+Domain errors map to the statuses of the closed hierarchy in :mod:`parley.domain.errors`; a status
+that the called operation does not declare in the standard (for example 404 on a PUT, or 413 on a
+subscription) becomes 400, which every operation declares. Authentication errors are 401 with a
+``WWW-Authenticate`` header, authorization errors 403. Every body is the standard's
+``ErrorResponse`` (``{"message": ...}``), except key conflicts on operational intents, which get
+an ``AirspaceConflictResponse``. Unexpected errors are logged and answered 500 without details.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from parley.api.auth import AuthenticationError, AuthorizationError
+from parley.api.wire import f3548v21 as wire
+from parley.domain.errors import (
+    Conflict,
+    InvalidInput,
+    MissingOvns,
+    NotFound,
+    ParleyError,
+    PermissionDenied,
+    UssDown,
+)
+from parley.services.views import constraint_views_of, oir_views_of
+
+log = logging.getLogger("parley.api")
+
+
+def _status_for(exc: ParleyError) -> int:
+    if isinstance(exc, InvalidInput):  # AreaTooLarge included: conformance suites expect 400
+        return 400
+    if isinstance(exc, PermissionDenied):
+        return 403
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Conflict):
+        return 409
+    if isinstance(exc, UssDown):
+        return 412
+    return 400
+
+
+def _declared(request: Request, status: int) -> int:
+    """``status`` if the operation declares it, else 400."""
+    route = request.scope.get("route")
+    if (
+        isinstance(route, APIRoute)
+        and route.responses
+        and status not in route.responses
+        and str(status) not in route.responses
+    ):
+        return 400
+    return status
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"message": message}, headers=headers)
+
+
+def _conflict_body(request: Request, exc: Conflict) -> dict[str, object] | None:
+    """AirspaceConflictResponse for operations that declare it (operational intent PUTs)."""
+    route = request.scope.get("route")
+    if not (isinstance(route, APIRoute) and route.operation_id in _AIRSPACE_CONFLICT_OPERATIONS):
+        return None
+    if isinstance(exc, MissingOvns):
+        ops = [
+            wire.oir_to_wire(v.reference, v.uss_availability)
+            for v in oir_views_of(exc.operational_intents, exc.availability, exc.requester)
+        ]
+        cons = [
+            wire.constraint_to_wire(v.reference, v.uss_availability)
+            for v in constraint_views_of(exc.constraints, exc.availability, exc.requester)
+        ]
+    else:
+        ops, cons = [], []
+    body = wire.AirspaceConflictResponse(
+        message=exc.message, missing_operational_intents=ops, missing_constraints=cons
+    )
+    return wire.dump(body)
+
+
+_AIRSPACE_CONFLICT_OPERATIONS = frozenset(
+    {"createOperationalIntentReference", "updateOperationalIntentReference"}
+)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
+    more = len(exc.errors()) - 5
+    return "Invalid request: " + "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the mapping on ``app``."""
+
+    @app.exception_handler(ParleyError)
+    async def domain_error(request: Request, exc: ParleyError) -> JSONResponse:
+        status = _declared(request, _status_for(exc))
+        if status == 409 and isinstance(exc, Conflict):
+            body = _conflict_body(request, exc)
+            if body is not None:
+                return JSONResponse(status_code=409, content=body)
+        return _error(status, exc.message)
+
+    @app.exception_handler(AuthenticationError)
+    async def unauthenticated(request: Request, exc: AuthenticationError) -> JSONResponse:
+        return _error(401, exc.message, {"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(AuthorizationError)
+    async def forbidden(request: Request, exc: AuthorizationError) -> JSONResponse:
+        return _error(403, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(400, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(500, "Internal server error")

@@ -1,0 +1,131 @@
+"""The DSS's SQL schema (SQLAlchemy Core, one :class:`~sqlalchemy.MetaData`).
+
+Units are in column names: altitudes in metres (``*_m``, WGS84 as the domain's), times in
+microseconds since the Unix epoch, UTC (``*_us``). Each entity's S2 cells (signed 64-bit ids, see
+:func:`parley.domain.cells.to_signed`) live in a ``*_cells`` table keyed by ``(entity_id, cell_id)``
+and indexed by ``cell_id``: a search is a lookup of the area's cells there.
+
+Production databases are created by the Alembic migrations in ``migrations/`` (which must create
+exactly these tables; ``tests/integration/test_migrations.py`` checks it); :meth:`MetaData.create_all`
+is for tests only.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+#: Constraint and index names, so that migrations and ``create_all`` name them the same way.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Length of an entity id column: a canonical UUID.
+ID_LENGTH = 36
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _id(
+    name: str = "id", *, primary_key: bool = False, nullable: bool = False, index: bool = False
+) -> sa.Column[str]:
+    return sa.Column(name, sa.String(ID_LENGTH), primary_key=primary_key, nullable=nullable, index=index)
+
+
+def _extent_columns() -> list[sa.Column[object]]:
+    """The bounds of an entity's extent (NULL: unbounded, which stored entities never are)."""
+    return [
+        sa.Column("altitude_lower_m", sa.Float(), nullable=True),
+        sa.Column("altitude_upper_m", sa.Float(), nullable=True),
+        sa.Column("time_start_us", sa.BigInteger(), nullable=True),
+        sa.Column("time_end_us", sa.BigInteger(), nullable=True, index=True),
+    ]
+
+
+def _cells_table(name: str, parent: sa.Table) -> sa.Table:
+    """``name(entity_id -> parent.id, cell_id)``: the cells of each entity of ``parent``."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column(
+            "entity_id",
+            sa.String(ID_LENGTH),
+            sa.ForeignKey(parent.c.id, ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("cell_id", sa.BigInteger(), primary_key=True, autoincrement=False, index=True),
+    )
+
+
+operational_intents = sa.Table(
+    "operational_intents",
+    metadata,
+    _id(primary_key=True),
+    sa.Column("manager", sa.Text(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("ovn", sa.Text(), nullable=False),
+    sa.Column("uss_base_url", sa.Text(), nullable=False),
+    _id("subscription_id", nullable=True, index=True),
+    *_extent_columns(),
+)
+operational_intent_cells = _cells_table("operational_intent_cells", operational_intents)
+
+constraints = sa.Table(
+    "constraints",
+    metadata,
+    _id(primary_key=True),
+    sa.Column("manager", sa.Text(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("ovn", sa.Text(), nullable=False),
+    sa.Column("uss_base_url", sa.Text(), nullable=False),
+    *_extent_columns(),
+)
+constraint_cells = _cells_table("constraint_cells", constraints)
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    _id(primary_key=True),
+    sa.Column("manager", sa.Text(), nullable=False),
+    sa.Column("version", sa.Text(), nullable=False),
+    sa.Column("notification_index", sa.Integer(), nullable=False),
+    sa.Column("uss_base_url", sa.Text(), nullable=False),
+    sa.Column("notify_for_operational_intents", sa.Boolean(), nullable=False),
+    sa.Column("notify_for_constraints", sa.Boolean(), nullable=False),
+    sa.Column("implicit", sa.Boolean(), nullable=False),
+    *_extent_columns(),
+)
+subscription_cells = _cells_table("subscription_cells", subscriptions)
+
+uss_availability = sa.Table(
+    "uss_availability",
+    metadata,
+    sa.Column("uss", sa.Text(), primary_key=True),
+    sa.Column("availability", sa.String(16), nullable=False),
+    sa.Column("version", sa.Text(), nullable=False),
+)
+
+dss_reports = sa.Table(
+    "dss_reports",
+    metadata,
+    _id("report_id", primary_key=True),
+    sa.Column("reporter", sa.Text(), nullable=False),
+    sa.Column("received_at_us", sa.BigInteger(), nullable=False),
+    sa.Column("payload", sa.Text(), nullable=False),
+)
+
+#: Every table, parents before children (the order to create; reverse it to drop).
+ALL_TABLES: tuple[sa.Table, ...] = (
+    operational_intents,
+    operational_intent_cells,
+    constraints,
+    constraint_cells,
+    subscriptions,
+    subscription_cells,
+    uss_availability,
+    dss_reports,
+)

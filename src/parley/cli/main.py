@@ -1,0 +1,23 @@
+"""The `parley` command."""
+
+from __future__ import annotations
+
+import typer
+
+from parley.cli import db, serve
+from parley.cli.token import token
+
+app = typer.Typer(
+    name="parley",
+    help="Parley: an open deconfliction line for shared airspace (ASTM F3548-21 DSS).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command("serve")(serve.serve)
+app.add_typer(db.app, name="db")
+app.command("token", help="DEVELOPMENT ONLY: mint an access token signed by the dev key.")(token)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()

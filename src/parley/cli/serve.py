@@ -12,6 +12,7 @@ import uvicorn
 
 from parley.bootstrap import SETTINGS_ENV
 from parley.config import Settings
+from parley.storage.sql import migrate
 
 
 def serve(
@@ -67,6 +68,7 @@ def serve(
     )
     if settings.dev_auth:
         typer.echo("WARNING: development auth enabled: tokens from `parley token` are accepted", err=True)
+    _check_schema(settings.effective_database_url)
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     typer.echo(f"Parley DSS on http://{settings.host}:{settings.port} ({_describe(settings)})", err=True)
     uvicorn.run(
@@ -78,6 +80,20 @@ def serve(
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
     )
+
+
+def _check_schema(url: str) -> None:
+    """Refuse to serve a database that is not migrated to the latest schema."""
+    try:
+        current = migrate.current_revision(url)
+    except Exception as error:  # any driver error: the database cannot be reached
+        typer.echo(f"error: cannot open the database: {error}", err=True)
+        raise typer.Exit(2) from None
+    head = migrate.head_revision()
+    if current != head:
+        state = "not initialised" if current is None else f"at revision {current}, not {head}"
+        typer.echo(f"error: the database is {state}: run `parley db upgrade` first", err=True)
+        raise typer.Exit(2)
 
 
 def _describe(settings: Settings) -> str:

@@ -5,7 +5,7 @@ Snapshot CSV (one row per aircraft, SI units, WGS84 degrees)::
     id,lat,lon,alt_m,gs_mps,trk_deg,vs_mps[,t_s|t_utc][,rpz_m,hpz_m,lookahead_s]
 
 A series or report file adds a time column, ``t_utc`` (ISO 8601, e.g. ``2021-10-07T12:00:00Z``) or
-``t_s`` (seconds); each distinct time is one frame. ``lat_deg``/``lon_deg`` are accepted for
+``t_s`` (seconds); each distinct time is one frame. Files ending in ``.gz`` are read through gzip. ``lat_deg``/``lon_deg`` are accepted for
 ``lat``/``lon``. Conflict files have the columns of :data:`parley.tactical.conflicts.CONFLICT_COLUMNS`,
 preceded by ``t_utc`` for a replay.
 """
@@ -13,6 +13,7 @@ preceded by ``t_utc`` for a replay.
 from __future__ import annotations
 
 import csv
+import gzip
 import math
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -100,7 +101,8 @@ class _Columns:
 
 def _read(source: str | Path | TextIO) -> _Columns:
     if isinstance(source, str | Path):
-        with open(source, newline="") as fh:
+        opener = gzip.open if str(source).endswith(".gz") else open
+        with opener(source, "rt", newline="") as fh:
             return _Columns(csv.DictReader(fh), str(source))
     return _Columns(csv.DictReader(source), getattr(source, "name", "<stream>"))
 

@@ -34,7 +34,6 @@ StrArray: TypeAlias = npt.NDArray[np.str_]
 ArrayLike: TypeAlias = npt.ArrayLike
 
 
-
 def _floats(name: str, values: ArrayLike, n: int) -> FloatArray:
     arr = np.array(values, dtype=np.float64, copy=True)
     if arr.ndim == 0:

@@ -25,6 +25,14 @@ from tests.tactical.strategies import batches, offset
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "tactical"
 GEOMETRIES = st.sampled_from([Geometry.WGS84, Geometry.SPHERE])
+SEPARATIONS = st.sampled_from(
+    [
+        Separation(),
+        Separation(vertical_tolerance_m=0.0),  # strict: aircraft exactly hpz apart in conflict
+        Separation(rpz_m=500.0, hpz_m=30.0, lookahead_s=60.0),  # drone-like minima
+        Separation(lookahead_s=900.0),
+    ]
+)
 
 
 def fast(geometry: Geometry = Geometry.WGS84) -> ConflictDetector:
@@ -32,10 +40,10 @@ def fast(geometry: Geometry = Geometry.WGS84) -> ConflictDetector:
 
 
 @settings(max_examples=80, deadline=None)
-@given(batches(), GEOMETRIES)
-def test_fast_equals_all_pairs(batch: TrackBatch, geometry: Geometry) -> None:
-    expected = AllPairsDetector(geometry).detect(batch)
-    got = fast(geometry).detect(batch)
+@given(batches(), GEOMETRIES, SEPARATIONS)
+def test_fast_equals_all_pairs(batch: TrackBatch, geometry: Geometry, separation: Separation) -> None:
+    expected = AllPairsDetector(geometry).detect(batch, separation)
+    got = fast(geometry).detect(batch, separation)
     assert got.pairs() == expected.pairs()
     assert got.identical(expected)
 
@@ -97,6 +105,14 @@ def test_traffic_over_the_whole_globe_uses_three_coordinates_and_stays_exact() -
     result = SweptGridDetector().detect(batch)
     assert len(result) > 100
     assert result.identical(AllPairsDetector().detect(batch))
+
+
+def test_a_look_ahead_too_long_for_the_pruning_bound_falls_back_to_all_pairs() -> None:
+    batch = read_tracks(FIXTURES / "real_peak_switzerland.csv")
+    hours = Separation(lookahead_s=4 * 3600.0)  # jets flying 3000 km: straight lines are a fiction
+    result = fast().detect(batch, hours)
+    assert len(result) > len(fast().detect(batch))
+    assert result.identical(AllPairsDetector().detect(batch, hours))
 
 
 def test_the_fast_detector_refuses_the_flat_approximation() -> None:

@@ -64,16 +64,23 @@ class Conflicts:
         de-duplicate and sort them."""
         ev = evaluation.select(np.flatnonzero(evaluation.window(epoch_s)))
         tcpa, t_in, t_out, dist = ev.at_epoch(epoch_s)
-        a, b = tracks.ids[ev.i], tracks.ids[ev.j]
-        swap = a > b
-        id1 = np.where(swap, b, a)
-        id2 = np.where(swap, a, b)
-        order = np.lexsort((id2, id1))
-        id1, id2 = id1[order], id2[order]
+        # order by id without comparing strings pair by pair: rank the ids involved once
+        rows = np.unique(np.concatenate([ev.i, ev.j]))
+        rank = np.empty(len(tracks), dtype=np.int64)
+        rank[rows[np.argsort(tracks.ids[rows], kind="stable")]] = np.arange(rows.shape[0])
+        ra, rb = rank[ev.i], rank[ev.j]
+        lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
+        key = lo * max(rows.shape[0], 1) + hi
+        order = np.argsort(key, kind="stable")
         if order.shape[0] > 1:
+            sorted_key = key[order]
             first = np.ones(order.shape[0], dtype=np.bool_)
-            first[1:] = (id1[1:] != id1[:-1]) | (id2[1:] != id2[:-1])
-            order, id1, id2 = order[first], id1[first], id2[first]
+            first[1:] = sorted_key[1:] != sorted_key[:-1]
+            order = order[first]
+        a, b = ev.i[order], ev.j[order]
+        swap = ra[order] > rb[order]
+        id1 = tracks.ids[np.where(swap, b, a)]
+        id2 = tracks.ids[np.where(swap, a, b)]
         return cls(
             epoch_s=epoch_s,
             id1=id1,

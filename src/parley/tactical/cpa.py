@@ -41,8 +41,8 @@ BoolArray = npt.NDArray[np.bool_]
 
 #: Squared relative speeds at or below this (m^2/s^2) count as zero relative motion (1e-9 m/s).
 W2_ZERO = 1e-18
-#: Pairs per chunk: small enough for the temporaries to stay in cache.
-CHUNK_PAIRS = 1 << 15
+#: Pairs per chunk: bounds the temporaries' memory; large enough that numpy's per-call cost vanishes.
+CHUNK_PAIRS = 1 << 17
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -11,15 +11,17 @@ its two boxes of that slice overlap (triangle inequality: in half a slice each a
 ``gs * tau / 2`` horizontally and ``|vs| * tau / 2`` vertically). Conversely, boxes that overlap in no slice
 are never evaluated.
 
-Finding overlapping boxes: every box goes into the altitude bands (of height ``hpz``) it touches and
-into one horizontal grid cell (of side ``>=`` the widest pair reach). Keys ``(slice, band, cell)`` are
-sorted once; a cell's neighbours one row further are a contiguous range of that order, so each box
-finds its partners with a few binary searches (a half stencil: each pair of cells is visited once).
-A pair found in several bands is kept in the band of the lower edge of its vertical overlap only; a
-pair found in consecutive slices is kept in the first only.
+Finding overlapping boxes: every box goes into the altitude bands (of height ``hpz``, centred on flight
+levels) it touches, and into one row of a grid over the other coordinates (rows as tall as the widest
+pair reach). One sort of the int64 keys ``(slice, band, row, x)`` (x quantised) lays every row out in x
+order, so each box finds its partners of its own row and of the next rows (a half stencil: each pair of
+rows is visited once) as contiguous ranges ``x +- (h_i + h_max)``, by binary search: a sort and sweep.
+The exact box test follows. A pair found in several bands is kept in the band of the lower edge of its
+vertical overlap only; a pair found in several slices is kept once (one sort of the pair keys).
 
 Cost: O(N S log(N S)) for the keys plus O(K) for the K candidate pairs; memory O(N S + K). The kernel
-(:mod:`parley.tactical.cpa`) then decides exactly, so the result equals the all-pairs detector's.
+(:mod:`parley.tactical.cpa`) then decides exactly, so the result equals the all-pairs detector's. (A
+look-ahead so long that aircraft may travel more than about 1 500 km falls back to all pairs.)
 """
 
 from __future__ import annotations
@@ -39,9 +41,7 @@ from parley.tactical.params import DEFAULT_SEPARATION, Geometry, Separation
 from parley.tactical.tracks import FloatArray, IntArray, TrackBatch
 
 #: At most this many time slices (more slices: tighter boxes but more keys).
-MAX_SLICES = 4
-#: Largest key value: keys are packed into int64.
-_KEY_LIMIT = 1 << 62
+MAX_SLICES = 8
 #: Cosine of the angular radius beyond which a third horizontal coordinate is kept (60 degrees).
 _CAP_COS = 0.5
 
@@ -59,7 +59,7 @@ class _Boxes:
     band_m: float
 
 
-def _plane_basis(kin: Kinematics) -> tuple[list[FloatArray], bool]:
+def _plane_basis(kin: Kinematics) -> list[FloatArray]:
     """An orthonormal basis: two vectors spanning the plane normal to the traffic's mean up-vector,
     plus that up-vector when the traffic spreads over more than a 60-degree cap."""
     up = np.array([kin.ux.sum(), kin.uy.sum(), kin.uz.sum()])
@@ -70,39 +70,54 @@ def _plane_basis(kin: Kinematics) -> tuple[list[FloatArray], bool]:
     e1 /= np.linalg.norm(e1)
     e2 = np.cross(up, e1)
     wide = bool(float((kin.ux * up[0] + kin.uy * up[1] + kin.uz * up[2]).min()) < _CAP_COS)
-    return ([e1, e2, up] if wide else [e1, e2]), wide
+    return [e1, e2, up] if wide else [e1, e2]
 
 
-def _out_of_plane_m(kin: Kinematics, horizon_s: float, age_s: float, rpz_m: float) -> float:
-    """Bound on ``|(d(t)) . n|``: how far the chord between two aircraft that can come within ``rpz``
-    sticks out of the pair's tangent plane, over the look-ahead.
+def _out_of_plane_m(kin: Kinematics, horizon_s: float, age_s: float, rpz_m: float) -> float | None:
+    """Bound on ``|d(t) . n|``: how far the chord between two aircraft that can come within ``rpz`` sticks
+    out of the pair's tangent plane during the look-ahead; ``None`` when the look-ahead is too long for
+    the bound (more than about 1 500 km of travel).
 
-    Chord length ``L <= rpz + 2 vmax T'`` (``T'`` look-ahead plus the age of the oldest report), angle
-    between the two normals ``theta <= 1.01 L / rho_min``; each velocity leans out of the pair's plane by
-    at most ``theta / 2``, and on the ellipsoid the chord leaves the plane by at most ``e^2 L theta``
-    (zero on a sphere). A property test checks this against random pairs.
+    The chord is at most ``L = rpz + e + 2 vmax T'`` long (``T'``: look-ahead plus the age of the oldest
+    report, ``e``: this bound); the two normals are at most ``theta = 1.01 L / rho_min`` apart; each
+    velocity leans out of the pair's plane by at most ``theta / 2``, and on the ellipsoid the chord leaves
+    the plane by at most ``0.01 L theta`` (``e^2 = 0.0067``; zero on a sphere). Solved by fixed-point
+    iteration; a property test checks the chord term against random pairs.
     """
     vmax = float(kin.gs_mps.max())
     t_eff = horizon_s + age_s
-    chord = 1.05 * (rpz_m + 2.0 * vmax * t_eff) + 1000.0
-    theta = 1.01 * chord / min_curvature_radius_m(kin.geometry)
-    ellipsoid = 0.01 * chord * theta if kin.geometry is Geometry.WGS84 else 0.0
-    return ellipsoid + 2.0 * vmax * (theta / 2.0) * t_eff
+    rho = min_curvature_radius_m(kin.geometry)
+    bound = 0.0
+    for _ in range(4):
+        chord = 1.01 * (rpz_m + bound + 2.0 * vmax * t_eff) + 100.0
+        if chord > 0.25 * rho:
+            return None
+        theta = 1.01 * chord / rho
+        ellipsoid = 0.01 * chord * theta if kin.geometry is Geometry.WGS84 else 0.0
+        bound = ellipsoid + 2.0 * vmax * (theta / 2.0) * t_eff
+    return 1.01 * bound + 1.0
 
 
-def _boxes(kin: Kinematics, epoch_s: float, horizon_s: float) -> _Boxes:
+def _boxes(kin: Kinematics, epoch_s: float, horizon_s: float) -> _Boxes | None:
+    """The boxes of every aircraft in every slice, or ``None`` when the look-ahead is too long for the
+    pruning bound (then every pair is a candidate)."""
     n = kin.n
     rpz = float(kin.rpz_m.max())
     hpz = float(kin.hpz_m.max())
     vmax = float(kin.gs_mps.max())
     dt = epoch_s - kin.t_s
-    age = float(max(dt.max(), 0.0))
-    slices = int(min(MAX_SLICES, max(1, math.ceil(vmax * horizon_s / rpz))))
+    age = float(np.abs(dt).max())
+    out_of_plane = _out_of_plane_m(kin, horizon_s, age, rpz)
+    if out_of_plane is None:
+        return None
+    # a slice as long as it takes the fastest aircraft to fly 2 rpz: measured near the optimum from
+    # 1000 to 100 000 aircraft (the cost is flat around it)
+    slices = int(min(MAX_SLICES, max(1, math.ceil(vmax * horizon_s / (2.0 * rpz)))))
     tau = horizon_s / slices
-    r0 = math.hypot(rpz, _out_of_plane_m(kin, horizon_s, age, rpz)) * (1.0 + 1e-9) + 1e-3
+    r0 = math.hypot(rpz, out_of_plane) * (1.0 + 1e-9) + 1e-3
     half_h = 0.5 * r0 + 0.5 * tau * kin.gs_mps
     half_v = 0.5 * (hpz - kin.vertical_tolerance_m) + 0.5 * tau * np.abs(kin.vs_mps) + 1e-6
-    basis, _ = _plane_basis(kin)
+    basis = _plane_basis(kin)
     mids = (np.arange(slices) + 0.5) * tau
     coords = []
     for e in basis:
@@ -112,20 +127,6 @@ def _boxes(kin: Kinematics, epoch_s: float, horizon_s: float) -> _Boxes:
     alt0 = kin.alt_m + kin.vs_mps * dt
     alt = (alt0[:, None] + kin.vs_mps[:, None] * mids[None, :]).reshape(n * slices)
     return _Boxes(slices, coords, alt, half_h, half_v, 2.0 * float(half_h.max()), hpz)
-
-
-def _overlap(b: _Boxes, ua: IntArray, ub: IntArray) -> BoolArray:
-    """Do the boxes of units ``ua`` and ``ub`` (same slice) overlap? Also returns nothing else."""
-    ia, ib = ua // b.slices, ub // b.slices
-    hh = b.half_h[ia] + b.half_h[ib]
-    ok = np.ones(ua.shape[0], dtype=np.bool_)
-    for c in b.coords:
-        ok &= np.abs(c[ua] - c[ub]) <= hh
-    va, vb = b.alt[ua], b.alt[ub]
-    lo = np.maximum(va - b.half_v[ia], vb - b.half_v[ib])
-    hi = np.minimum(va + b.half_v[ia], vb + b.half_v[ib])
-    ok &= lo <= hi
-    return ok
 
 
 def _band(b: _Boxes, alt_m: FloatArray) -> npt.NDArray[np.int64]:
@@ -149,13 +150,13 @@ def _ranges_to_pairs(owner: IntArray, lo: IntArray, hi: IntArray) -> tuple[IntAr
     return p, q
 
 
-def _sort_keys(key: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], IntArray]:
-    """``(sorted keys, permutation)``; packs the entry index into the low bits so that one plain sort
-    of int64 values does it (several times faster than an argsort)."""
+def _sort_keys(key: npt.NDArray[np.int64], key_bits: int) -> tuple[npt.NDArray[np.int64], IntArray]:
+    """``(sorted keys, permutation)`` of non-negative keys below ``2**key_bits``; packs the entry index
+    into the low bits when it fits, so that one plain sort of int64 values does it (several times
+    faster than an argsort)."""
     n = key.shape[0]
     idx_bits = max(1, int(n - 1).bit_length())
-    top = int(key.max()) if n else 0
-    if top.bit_length() + idx_bits <= 62:
+    if key_bits + idx_bits <= 62:
         packed = np.sort((key << idx_bits) | np.arange(n, dtype=np.int64))
         return packed >> idx_bits, (packed & ((1 << idx_bits) - 1)).astype(np.intp)
     order = np.argsort(key, kind="stable")
@@ -167,13 +168,17 @@ def candidate_pairs(
 ) -> tuple[IntArray, IntArray]:
     """Pairs of rows ``(i, j)``, a superset of every pair that can be in loss of separation at some time
     in ``[epoch_s, epoch_s + horizon_s]`` (see the module docstring). With ``focus``, only pairs with at
-    least one focused row. A pair may appear more than once; order within a pair is arbitrary."""
+    least one focused row. Each pair once, as ``i < j``, sorted."""
     if kin.geometry is Geometry.FLAT:
         raise InvalidTracks("the swept-grid detector needs an earth-centred geometry (WGS84 or SPHERE)")
     empty = np.zeros(0, dtype=np.intp)
     if kin.n < 2 or (focus is not None and not focus.any()):
         return empty, empty
     b = _boxes(kin, epoch_s, horizon_s)
+    if b is None:
+        i, j = (np.concatenate(parts) for parts in zip(*all_pairs_blocks(kin.n, 1 << 22), strict=True))
+        keep = np.ones(i.shape[0], dtype=np.bool_) if focus is None else focus[i] | focus[j]
+        return i[keep], j[keep]
     n, s_count = kin.n, b.slices
     unit_ac = np.repeat(np.arange(n, dtype=np.intp), s_count)
     unit_hh = np.repeat(b.half_h, s_count)
@@ -187,21 +192,31 @@ def candidate_pairs(
     ent_band = np.repeat(band_lo - (np.cumsum(n_bands) - n_bands), n_bands) + np.arange(n_ent)
     band_min = int(ent_band.min())
     n_band_vals = int(ent_band.max()) - band_min + 1
-    # horizontal cells; pack (slice, band, [z,] y, x) into one int64, one free cell of padding per side
+    # rows: (slice, band, [z,] y-cell); within a row, entries sorted by x (quantised): a sweep
+    x, others = b.coords[0], b.coords[1:]
     cell = b.cell_m
     while True:
-        cells = [np.floor(c / cell).astype(np.int64) for c in b.coords]
-        sizes = [int(c.max() - c.min()) + 3 for c in cells]
-        if float(s_count) * n_band_vals * math.prod(sizes) < _KEY_LIMIT:
+        cells = [np.floor(c / cell).astype(np.int64) for c in others]
+        sizes = [int(c.max() - c.min()) + 3 for c in cells]  # a free cell of padding on each side
+        if float(s_count) * n_band_vals * math.prod(sizes) < 2.0**40:
             break
         cell *= 2.0  # coarser cells stay correct, only less selective
-    unit_key = np.tile(np.arange(s_count, dtype=np.int64), n) * n_band_vals
+    unit_row = np.tile(np.arange(s_count, dtype=np.int64), n) * n_band_vals
     cell_key = np.zeros(n * s_count, dtype=np.int64)
-    for c, size in zip(reversed(cells), reversed(sizes), strict=True):  # x innermost
+    for c, size in zip(reversed(cells), reversed(sizes), strict=True):  # y innermost
         cell_key = cell_key * size + (c - c.min() + 1)
-    row = math.prod(sizes)
-    key = (np.repeat(unit_key, n_bands) + (ent_band - band_min)) * row + np.repeat(cell_key, n_bands)
-    skey, order = _sort_keys(key)
+    per_band = math.prod(sizes)
+    ent_row = (np.repeat(unit_row, n_bands) + (ent_band - band_min)) * per_band + np.repeat(cell_key, n_bands)
+    row_bits = int(ent_row.max()).bit_length()
+    idx_bits = max(1, int(n_ent - 1).bit_length())
+    x_bits = 62 - row_bits - idx_bits
+    if x_bits < 16:  # too many for one packed sort: argsort instead, finer x
+        x_bits = min(40, 62 - row_bits)
+    x_min = float(x.min())
+    quantum = max((float(x.max()) - x_min) / float((1 << x_bits) - 4), 1e-3)
+    x_mask = (1 << x_bits) - 1
+    xq = np.floor((x - x_min) / quantum).astype(np.int64)
+    skey, order = _sort_keys((ent_row << x_bits) | np.repeat(xq, n_bands), x_bits + row_bits)
     sunit = ent_unit[order]
     # what the pair test needs, in sorted order (so that the pair gathers below stay local)
     s_coords = [c[sunit] for c in b.coords]
@@ -209,12 +224,18 @@ def candidate_pairs(
     s_hh = unit_hh[sunit]
     s_hv = unit_hv[sunit]
     s_ac = unit_ac[sunit]
-    # neighbour rows: offsets of the coordinates other than x (the innermost), half stencil
-    strides = [sizes[0]]
-    for size in sizes[1:-1]:
+    s_row = skey >> x_bits
+    # the x-window of each entry: every partner within h_p + h_max (one quantum of rounding each side)
+    reach_q = np.ceil((s_hh + float(b.half_h.max())) / quantum).astype(np.int64) + 1
+    s_xq = skey & x_mask
+    x_lo = np.maximum(s_xq - reach_q, 0)
+    x_hi = np.minimum(s_xq + reach_q, x_mask)
+    # neighbour rows, half stencil over the coordinates other than x
+    strides = [1]
+    for size in sizes[:-1]:
         strides.append(strides[-1] * size)
     forward: list[int] = []
-    for offs in np.ndindex(*([3] * (len(sizes) - 1))):
+    for offs in np.ndindex(*([3] * len(sizes))):
         delta = [o - 1 for o in offs]
         lead = next((d for d in reversed(delta) if d != 0), 0)  # outermost non-zero offset
         if lead > 0:
@@ -223,17 +244,18 @@ def candidate_pairs(
     q_parts: list[IntArray] = []
     if focus is None:
         src = np.arange(n_ent, dtype=np.intp)
-        pp, qq = _ranges_to_pairs(src, src + 1, np.searchsorted(skey, skey + 1, side="right"))
+        hi = np.searchsorted(skey, (s_row << x_bits) | x_hi, side="right")
+        pp, qq = _ranges_to_pairs(src, src + 1, hi)
         p_parts.append(pp)
         q_parts.append(qq)
         rows = forward
     else:
         src = np.flatnonzero(focus[s_ac])
         rows = [0, *forward, *(-f for f in forward)]
-    ks = skey[src]
     for off in rows:
-        lo = np.searchsorted(skey, ks + (off - 1), side="left")
-        hi = np.searchsorted(skey, ks + (off + 1), side="right")
+        base = (s_row[src] + off) << x_bits
+        lo = np.searchsorted(skey, base | x_lo[src], side="left")
+        hi = np.searchsorted(skey, base | x_hi[src], side="right")
         pp, qq = _ranges_to_pairs(src, lo, hi)
         p_parts.append(pp)
         q_parts.append(qq)
@@ -251,15 +273,22 @@ def candidate_pairs(
     lo_edge = np.maximum(s_alt[p] - s_hv[p], s_alt[q] - s_hv[q])
     hi_edge = np.minimum(s_alt[p] + s_hv[p], s_alt[q] + s_hv[q])
     # ... and the band of the lower edge of the vertical overlap only
-    band = (skey[p] // row) % n_band_vals + band_min
+    band = (s_row[p] // per_band) % n_band_vals + band_min
     keep = np.flatnonzero((lo_edge <= hi_edge) & (_band(b, lo_edge) == band))
-    ua, ub = sunit[p[keep]], sunit[q[keep]]
-    # the first of consecutive slices only
-    later = np.flatnonzero((ua % s_count) > 0)
-    prev = np.zeros(ua.shape[0], dtype=np.bool_)
-    prev[later] = _overlap(b, ua[later] - 1, ub[later] - 1)
-    first = ~prev
-    return unit_ac[ua[first]], unit_ac[ub[first]]
+    ia, ib = s_ac[p[keep]], s_ac[q[keep]]
+    # a pair close in several slices is found in each: keep one of each
+    return _unique_pairs(np.minimum(ia, ib), np.maximum(ia, ib), n)
+
+
+def _unique_pairs(i: IntArray, j: IntArray, n: int) -> tuple[IntArray, IntArray]:
+    """The distinct pairs among ``(i[k], j[k])``, ``i < j < n``, sorted."""
+    if i.shape[0] < 2:
+        return i, j
+    key = np.sort(i.astype(np.int64) * n + j)
+    first = np.ones(key.shape[0], dtype=np.bool_)
+    first[1:] = key[1:] != key[:-1]
+    key = key[first]
+    return (key // n).astype(np.intp), (key % n).astype(np.intp)
 
 
 class SweptGridDetector:
@@ -288,12 +317,7 @@ class SweptGridDetector:
             return ev
         horizon = float(kin.lookahead_s.max()) + extra_s
         i, j = candidate_pairs(kin, epoch_s, horizon, focus)
-        lo, hi = np.minimum(i, j), np.maximum(i, j)
-        ev = evaluate_pairs(kin, lo, hi, conflicts_at=epoch_s, extra_s=extra_s)
-        if len(ev) > 1:
-            _, first = np.unique(ev.i.astype(np.int64) * kin.n + ev.j, return_index=True)
-            ev = ev.select(first)
-        return ev
+        return evaluate_pairs(kin, i, j, conflicts_at=epoch_s, extra_s=extra_s)
 
     def detect(
         self, tracks: TrackBatch, separation: Separation = DEFAULT_SEPARATION, *, epoch_s: float | None = None

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install serve test check lint typecheck bench-dss bench clean system-deps
+.PHONY: install serve test check lint typecheck bench-dss bench-tactical bench clean system-deps
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ check: lint typecheck test
 N ?= 10000
 bench-dss: install system-deps
 	$(BIN)/python bench/dss_load.py --n $(N)
+
+## Tactical conflict detection beside BlueSky's C++ detector (1k-20k aircraft), Parley alone at 100k, and the
+## replay of a recorded hour of real ADS-B; the first run creates BlueSky's own virtualenv under ~/.cache.
+bench-tactical: install
+	$(BIN)/python bench/tactical_cd.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -54,8 +54,9 @@ def test_sqlite_connections_are_configured(tmp_path: Path) -> None:
 
 
 def test_sqlite_transactions_hold_the_write_lock(sqlite_url: str) -> None:
-    """Every unit of work, even a read-only one, begins with BEGIN IMMEDIATE: no other writer can
-    start until it ends, and one that waits past the busy timeout gets TransientConflict."""
+    """Every unit of work that may write begins with BEGIN IMMEDIATE: no other writer can start
+    until it ends, and one that waits past the busy timeout gets TransientConflict. Read-only
+    units of work read the last committed snapshot meanwhile."""
     store = SqlStore(sqlite_url, sqlite_busy_timeout_s=0.2)
     path = sqlite_url.removeprefix("sqlite:///")
     try:
@@ -72,6 +73,8 @@ def test_sqlite_transactions_hold_the_write_lock(sqlite_url: str) -> None:
                 pass
             assert 0.15 <= time.monotonic() - started < 10.0  # it waited for the busy timeout
             holder.repo.set_uss_availability(AVAILABILITY)
+            with store.unit_of_work(readonly=True) as reader:  # not blocked; sees no uncommitted write
+                assert reader.repo.get_uss_availability(Manager("uss1")) is None
             holder.commit()
         with store.unit_of_work() as uow:  # the lock is free again
             assert uow.repo.get_uss_availability(Manager("uss1")) == AVAILABILITY
@@ -142,3 +145,38 @@ def test_postgres_committed_write_survives_a_new_store(postgres_url: str, postgr
             assert uow.repo.get_uss_availability(Manager("uss1")) == AVAILABILITY
     finally:
         other.dispose()
+
+
+def test_sqlite_writers_of_two_stores_exclude_each_other(sqlite_url: str) -> None:
+    """Two stores on one file (two server processes): the second writer waits for SQLite's lock."""
+    first = SqlStore(sqlite_url, sqlite_busy_timeout_s=0.2)
+    second = SqlStore(sqlite_url, sqlite_busy_timeout_s=0.2)
+    try:
+        with first.unit_of_work() as holder:
+            holder.repo.set_uss_availability(AVAILABILITY)
+            with pytest.raises(TransientConflict, match="database is locked"), second.unit_of_work():
+                pass
+            with second.unit_of_work(readonly=True) as reader:
+                assert reader.repo.get_uss_availability(Manager("uss1")) is None
+            holder.commit()
+        with second.unit_of_work(readonly=True) as reader:
+            assert reader.repo.get_uss_availability(Manager("uss1")) == AVAILABILITY
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_readonly_units_of_work_refuse_writes(postgres_store: SqlStore) -> None:
+    """A read-only unit of work is a READ ONLY snapshot; its pooled connection is writable again
+    for the next unit of work."""
+    with postgres_store.unit_of_work(readonly=True) as reader:
+        assert reader.repo.get_uss_availability(Manager("uss1")) is None
+        with pytest.raises(Exception, match="read-only transaction"):
+            reader.repo.set_uss_availability(AVAILABILITY)
+    for _ in range(3):  # whichever pooled connection comes next
+        with postgres_store.unit_of_work() as uow:
+            level = uow.repo._connection().exec_driver_sql("SHOW transaction_isolation").scalar()  # type: ignore[attr-defined]
+            assert level == "serializable"
+            uow.repo.set_uss_availability(AVAILABILITY)
+            uow.commit()

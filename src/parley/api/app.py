@@ -1,4 +1,12 @@
-"""The FastAPI application factory: routers, error mapping, body limit, housekeeping."""
+"""The FastAPI application factory: routers, error mapping, body limit, housekeeping.
+
+Concurrency model: route handlers are coroutines that call the synchronous use cases directly, so
+each worker process runs one DSS transaction at a time on its event loop, and requests are
+spread over worker processes (``parley serve --workers``). A DSS transaction is short and bounded
+(a handful of indexed statements; reads take no locks; writes wait at most for one other
+writer's commit), and handing each one to a thread pool cost more CPU than the transaction itself
+(measured: 2.3 ms against 1.2 ms per query). Only the periodic expiry sweep runs in a thread.
+"""
 
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -214,6 +215,24 @@ def bearer_token(authorization_header: str | None) -> str:
     return parts[1]
 
 
+#: Verified tokens remembered per verifier (the cache is emptied when full).
+_VERIFIED_CACHE_SIZE: Final = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token whose signature and claims were checked once."""
+
+    principal: Principal
+    exp: float
+    nbf: float | None
+    aud: object
+
+
+def _optional_number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 @dataclass(frozen=True, slots=True)
 class TokenVerifier:
     """Verifies access tokens against a :class:`KeySet`.
@@ -225,6 +244,9 @@ class TokenVerifier:
     keys: KeySet
     audiences: Sequence[str]
     leeway_s: float = 30
+    #: Tokens whose signature was verified, with what later calls must still check (a USS reuses
+    #: one token for many calls; checking an RSA signature again for the same bytes is waste).
+    _verified: dict[str, _Verified] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "audiences", tuple(self.audiences))
@@ -237,6 +259,9 @@ class TokenVerifier:
             raise AuthenticationError("Missing access token")
         if len(token) > MAX_TOKEN_LENGTH:
             raise AuthenticationError("Access token is too large")
+        cached = self._cached(token, request_host)
+        if cached is not None:
+            return cached
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
@@ -258,7 +283,28 @@ class TokenVerifier:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub.strip():
             raise AuthenticationError("Access token `sub` claim must be a non-empty string")
-        return Principal(sub=sub, scopes=_scopes(claims))
+        principal = Principal(sub=sub, scopes=_scopes(claims))
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = _Verified(
+            principal, float(claims["exp"]), _optional_number(claims.get("nbf")), claims.get("aud")
+        )
+        return principal
+
+    def _cached(self, token: str, request_host: str | None) -> Principal | None:
+        """The caller of an already verified token, after the checks that depend on the moment
+        (expiry, not-before) and on the request (audience); None when not verified before."""
+        seen = self._verified.get(token)
+        if seen is None:
+            return None
+        now = time.time()
+        if now > seen.exp + self.leeway_s:
+            self._verified.pop(token, None)
+            raise AuthenticationError("Access token expired")
+        if seen.nbf is not None and now < seen.nbf - self.leeway_s:
+            raise AuthenticationError("Access token is not yet valid")
+        self._check_audience(seen.aud, request_host=request_host)
+        return seen.principal
 
     def _decode(self, token: str, *, algorithm: str, kid: str | None) -> dict[str, Any]:
         candidates = self.keys.candidates(kid=kid, algorithm=algorithm)

@@ -6,7 +6,7 @@ put there by :func:`parley.api.app.create_app` (no globals).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -26,7 +26,9 @@ AA = Scope.AvailabilityArbitration.value
 _bearer = HTTPBearer(auto_error=False, description="JWT access token (RS256 or ES256)")
 
 
-def _dss(request: Request) -> DssContext:
+# Dependencies are coroutines: cheap CPU work, run inline on the event loop (a plain ``def`` would
+# cost each request a round trip through the thread pool per dependency).
+async def _dss(request: Request) -> DssContext:
     ctx: DssContext = request.app.state.dss
     return ctx
 
@@ -34,11 +36,11 @@ def _dss(request: Request) -> DssContext:
 DssDep = Annotated[DssContext, Depends(_dss)]
 
 
-def authorize(*alternatives: Iterable[str]) -> Callable[..., Principal]:
+def authorize(*alternatives: Iterable[str]) -> Callable[..., Awaitable[Principal]]:
     """Dependency: a caller holding all scopes of at least one of ``alternatives``."""
     scope_sets = tuple(frozenset(a) for a in alternatives)
 
-    def dependency(
+    async def dependency(
         request: Request,
         _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:

@@ -15,7 +15,6 @@ overlapping time windows, bounds closed, ``None`` meaning unbounded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -118,8 +117,15 @@ class UnitOfWork(Protocol):
     def rollback(self) -> None: ...
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
-"""Makes a new unit of work; each call is a new transaction."""
+class UnitOfWorkFactory(Protocol):
+    """Makes a new unit of work; each call is a new transaction.
+
+    ``readonly=True`` promises that the work only reads: the store may then run it without taking
+    write locks (a snapshot read), so that reads never queue behind writers.
+    """
+
+    def __call__(self, *, readonly: bool = False) -> UnitOfWork: ...
+
 
 __all__ = [
     "DssRepository",

@@ -36,7 +36,7 @@ def get_uss_availability(ctx: DssContext, *, uss: str) -> UssAvailability:
         record = repo.get_uss_availability(manager)
         return record or UssAvailability(manager, UssAvailabilityState.UNKNOWN, UNSET_VERSION)
 
-    return transact(ctx.uow_factory, work, retries=ctx.max_retries)
+    return transact(ctx.uow_factory, work, retries=ctx.max_retries, readonly=True)
 
 
 def set_uss_availability(

@@ -78,7 +78,7 @@ def get_constraint(ctx: DssContext, *, requester: Manager, entity_id: EntityId) 
             raise NotFound(f"Constraint {entity_id} not found")
         return constraint_views(repo, [constraint], requester)[0]
 
-    return transact(ctx.uow_factory, work, retries=ctx.max_retries)
+    return transact(ctx.uow_factory, work, retries=ctx.max_retries, readonly=True)
 
 
 def query_constraints(ctx: DssContext, *, requester: Manager, area: Volume4D) -> list[ConstraintView]:
@@ -88,7 +88,7 @@ def query_constraints(ctx: DssContext, *, requester: Manager, area: Volume4D) ->
     def work(repo: DssRepository) -> list[ConstraintView]:
         return constraint_views(repo, repo.search_constraints(extent), requester)
 
-    return transact(ctx.uow_factory, work, retries=ctx.max_retries)
+    return transact(ctx.uow_factory, work, retries=ctx.max_retries, readonly=True)
 
 
 def put_constraint(ctx: DssContext, *, requester: Manager, request: PutConstraint) -> ConstraintChange:

@@ -105,7 +105,7 @@ def get_operational_intent(ctx: DssContext, *, requester: Manager, entity_id: En
             raise NotFound(f"Operational intent {entity_id} not found")
         return OirView(oir, availability_of(repo, oir.manager)).for_requester(requester)
 
-    return transact(ctx.uow_factory, work, retries=ctx.max_retries)
+    return transact(ctx.uow_factory, work, retries=ctx.max_retries, readonly=True)
 
 
 def query_operational_intents(ctx: DssContext, *, requester: Manager, area: Volume4D) -> list[OirView]:
@@ -116,7 +116,7 @@ def query_operational_intents(ctx: DssContext, *, requester: Manager, area: Volu
     def work(repo: DssRepository) -> list[OirView]:
         return oir_views(repo, repo.search_operational_intents(extent), requester)
 
-    return transact(ctx.uow_factory, work, retries=ctx.max_retries)
+    return transact(ctx.uow_factory, work, retries=ctx.max_retries, readonly=True)
 
 
 def put_operational_intent(

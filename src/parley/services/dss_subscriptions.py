@@ -81,7 +81,7 @@ def get_subscription(ctx: DssContext, *, requester: Manager, subscription_id: En
             raise PermissionDenied("Subscription is managed by another USS")
         return _view(repo, sub)
 
-    return transact(ctx.uow_factory, work, retries=ctx.max_retries)
+    return transact(ctx.uow_factory, work, retries=ctx.max_retries, readonly=True)
 
 
 def query_subscriptions(ctx: DssContext, *, requester: Manager, area: Volume4D) -> list[SubscriptionView]:
@@ -93,7 +93,7 @@ def query_subscriptions(ctx: DssContext, *, requester: Manager, area: Volume4D) 
         found = repo.search_subscriptions(extent, manager=requester)
         return [_view(repo, s) for s in found if s.time_end >= now]
 
-    return transact(ctx.uow_factory, work, retries=ctx.max_retries)
+    return transact(ctx.uow_factory, work, retries=ctx.max_retries, readonly=True)
 
 
 def _window(requested: Volume4D, old: Subscription | None, now: datetime) -> tuple[datetime, datetime]:

@@ -23,12 +23,21 @@ _BACKOFF_S = 0.002
 _BACKOFF_CAP_S = 0.1
 
 
-def transact(uow_factory: UnitOfWorkFactory, work: Callable[[DssRepository], T], *, retries: int) -> T:
-    """Run ``work`` in a unit of work and commit; retry up to ``retries`` times on conflicts."""
+def transact(
+    uow_factory: UnitOfWorkFactory,
+    work: Callable[[DssRepository], T],
+    *,
+    retries: int,
+    readonly: bool = False,
+) -> T:
+    """Run ``work`` in a unit of work and commit; retry up to ``retries`` times on conflicts.
+
+    ``readonly``: ``work`` only reads (a get or a query), so it may run on a snapshot.
+    """
     delay = _BACKOFF_S
     for attempt in range(retries + 1):
         try:
-            with uow_factory() as uow:
+            with uow_factory(readonly=readonly) as uow:
                 result = work(uow.repo)
                 uow.commit()
                 return result

@@ -81,7 +81,8 @@ class MemoryStore:
         self.availability: dict[Manager, UssAvailability] = {}
         self.reports: dict[EntityId, DssReport] = {}
 
-    def unit_of_work(self) -> MemoryUnitOfWork:
+    def unit_of_work(self, *, readonly: bool = False) -> MemoryUnitOfWork:
+        """A new unit of work (``readonly`` changes nothing here: every one holds the store's lock)."""
         return MemoryUnitOfWork(self)
 
 

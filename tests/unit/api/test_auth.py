@@ -252,6 +252,21 @@ def test_expiry_within_leeway_accepted(tmp_path: Path, rsa_key: rsa.RSAPrivateKe
     assert verifier.verify(sign(rsa_key, exp=now - 5), request_host=None).sub == "uss1"
 
 
+def test_a_verified_token_is_checked_again_for_time(
+    tmp_path: Path, rsa_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verification is remembered per token, but expiry and not-before are checked on every call."""
+    verifier = verifier_for(tmp_path, rsa_key)
+    now = int(time.time())
+    token = sign(rsa_key, nbf=now - 10, exp=now + 60)
+    assert verifier.verify(token, request_host=None).sub == "uss1"
+    assert verifier.verify(token, request_host=None).sub == "uss1"  # remembered
+    monkeypatch.setattr("parley.api.auth.time.time", lambda: now - 10 - 31.0)  # before nbf - leeway
+    assert rejected(verifier, token) == "Access token is not yet valid"
+    monkeypatch.setattr("parley.api.auth.time.time", lambda: now + 60 + 31.0)  # past exp + leeway
+    assert rejected(verifier, token) == "Access token expired"
+
+
 def test_not_yet_valid_token_rejected(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:
     verifier = verifier_for(tmp_path, rsa_key)
     now = int(time.time())

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/aux/v1", tags=["Auxiliary"])
 
 
 @router.get("/version", operation_id="getVersion", summary="The version of this DSS.")
-def version() -> JSONResponse:
+async def version() -> JSONResponse:
     return JSONResponse(content={"version": f"parley-{__version__}"})
 
 
@@ -24,7 +24,7 @@ def version() -> JSONResponse:
     operation_id="validateOauth",
     summary="Check that an access token is accepted by this DSS (and, with `owner`, whose it is).",
 )
-def validate_oauth(
+async def validate_oauth(
     caller: Annotated[Principal, Depends(authorize())],
     owner: Annotated[str | None, Query(description="Expected `sub` of the token")] = None,
 ) -> JSONResponse:

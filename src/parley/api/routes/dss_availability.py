@@ -31,7 +31,7 @@ def _status(record: UssAvailability) -> wire.UssAvailabilityStatusResponse:
     responses=errors(400, 401, 403, 429),
     summary="Get the availability status of a USS.",
 )
-def get_availability(
+async def get_availability(
     uss_id: str, dss: DssDep, _caller: Annotated[Principal, Depends(authorize([AA], [SC], [CMSA]))]
 ) -> JSONResponse:
     return respond(_status(svc.get_uss_availability(dss, uss=uss_id)))
@@ -44,7 +44,7 @@ def get_availability(
     responses=errors(400, 401, 403, 409, 429),
     summary="Set the availability status of a USS (availability arbitration).",
 )
-def set_availability(
+async def set_availability(
     uss_id: str,
     body: wire.SetUssAvailabilityStatusParameters,
     dss: DssDep,
@@ -64,7 +64,7 @@ def set_availability(
     responses=errors(400, 401, 403, 429),
     summary="Report information about communication failures observed in the UTM system.",
 )
-def make_report(
+async def make_report(
     body: wire.ErrorReport,
     dss: DssDep,
     caller: Annotated[Principal, Depends(authorize([CM], [CP], [SC], [CMSA], [AA]))],

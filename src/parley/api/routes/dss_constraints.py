@@ -52,7 +52,9 @@ def _put_request(
     responses=errors(400, 401, 403, 413, 429),
     summary="Query all constraint references in the specified area/volume/time.",
 )
-def query(body: wire.QueryConstraintReferenceParameters, dss: DssDep, caller: ReadCaller) -> JSONResponse:
+async def query(
+    body: wire.QueryConstraintReferenceParameters, dss: DssDep, caller: ReadCaller
+) -> JSONResponse:
     if body.area_of_interest is None:
         raise InvalidInput("Missing area_of_interest")
     views = svc.query_constraints(
@@ -70,7 +72,7 @@ def query(body: wire.QueryConstraintReferenceParameters, dss: DssDep, caller: Re
     responses=errors(400, 401, 403, 404, 429),
     summary="Retrieve the specified constraint reference.",
 )
-def get(entityid: str, dss: DssDep, caller: ReadCaller) -> JSONResponse:
+async def get(entityid: str, dss: DssDep, caller: ReadCaller) -> JSONResponse:
     view = svc.get_constraint(
         dss, requester=Manager(caller.sub), entity_id=parse_entity_id(entityid, "entity ID")
     )
@@ -85,7 +87,7 @@ def get(entityid: str, dss: DssDep, caller: ReadCaller) -> JSONResponse:
     responses=errors(400, 401, 403, 409, 413, 429),
     summary="Create the specified constraint reference in the DSS.",
 )
-def create(
+async def create(
     entityid: str, body: wire.PutConstraintReferenceParameters, dss: DssDep, caller: WriteCaller
 ) -> JSONResponse:
     change = svc.put_constraint(
@@ -101,7 +103,7 @@ def create(
     responses=errors(400, 401, 403, 409, 413, 429),
     summary="Update the specified constraint reference in the DSS.",
 )
-def update(
+async def update(
     entityid: str, ovn: str, body: wire.PutConstraintReferenceParameters, dss: DssDep, caller: WriteCaller
 ) -> JSONResponse:
     change = svc.put_constraint(dss, requester=Manager(caller.sub), request=_put_request(entityid, ovn, body))
@@ -115,7 +117,7 @@ def update(
     responses=errors(400, 401, 403, 404, 409, 429),
     summary="Remove the specified constraint reference from the DSS.",
 )
-def delete(entityid: str, ovn: str, dss: DssDep, caller: WriteCaller) -> JSONResponse:
+async def delete(entityid: str, ovn: str, dss: DssDep, caller: WriteCaller) -> JSONResponse:
     change = svc.delete_constraint(
         dss,
         requester=Manager(caller.sub),

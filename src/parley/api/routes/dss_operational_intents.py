@@ -65,7 +65,7 @@ def _put_request(
     responses=errors(400, 401, 403, 413, 429),
     summary="Query all operational intent references in the specified area/volume/time.",
 )
-def query(
+async def query(
     body: wire.QueryOperationalIntentReferenceParameters, dss: DssDep, caller: ReadCaller
 ) -> JSONResponse:
     if body.area_of_interest is None:
@@ -87,7 +87,7 @@ def query(
     responses=errors(400, 401, 403, 404, 429),
     summary="Retrieve the specified operational intent reference.",
 )
-def get(entityid: str, dss: DssDep, caller: ReadCaller) -> JSONResponse:
+async def get(entityid: str, dss: DssDep, caller: ReadCaller) -> JSONResponse:
     view = svc.get_operational_intent(
         dss, requester=Manager(caller.sub), entity_id=parse_entity_id(entityid, "entity ID")
     )
@@ -102,7 +102,7 @@ def get(entityid: str, dss: DssDep, caller: ReadCaller) -> JSONResponse:
     responses=errors(400, 401, 403, 409, 412, 413, 429, conflict_model=AIRSPACE_CONFLICT),
     summary="Create the specified operational intent reference in the DSS.",
 )
-def create(
+async def create(
     entityid: str, body: wire.PutOperationalIntentReferenceParameters, dss: DssDep, caller: WriteCaller
 ) -> JSONResponse:
     change = svc.put_operational_intent(
@@ -118,7 +118,7 @@ def create(
     responses=errors(400, 401, 403, 409, 412, 413, 429, conflict_model=AIRSPACE_CONFLICT),
     summary="Update the specified operational intent reference in the DSS.",
 )
-def update(
+async def update(
     entityid: str,
     ovn: str,
     body: wire.PutOperationalIntentReferenceParameters,
@@ -138,7 +138,7 @@ def update(
     responses=errors(400, 401, 403, 404, 409, 412, 429),
     summary="Remove the specified operational intent reference from the DSS.",
 )
-def delete(entityid: str, ovn: str, dss: DssDep, caller: ReadCaller) -> JSONResponse:
+async def delete(entityid: str, ovn: str, dss: DssDep, caller: ReadCaller) -> JSONResponse:
     change = svc.delete_operational_intent(
         dss,
         requester=Manager(caller.sub),

@@ -81,7 +81,7 @@ def _put(
     responses=errors(400, 401, 403, 413, 429),
     summary="Query the caller's subscriptions in the specified area/volume/time.",
 )
-def query(body: wire.QuerySubscriptionParameters, dss: DssDep, caller: Caller) -> JSONResponse:
+async def query(body: wire.QuerySubscriptionParameters, dss: DssDep, caller: Caller) -> JSONResponse:
     if body.area_of_interest is None:
         raise InvalidInput("Missing area_of_interest")
     views = svc.query_subscriptions(
@@ -99,7 +99,7 @@ def query(body: wire.QuerySubscriptionParameters, dss: DssDep, caller: Caller) -
     responses=errors(400, 401, 403, 404, 429),
     summary="Retrieve the specified subscription.",
 )
-def get(subscriptionid: str, dss: DssDep, caller: Caller) -> JSONResponse:
+async def get(subscriptionid: str, dss: DssDep, caller: Caller) -> JSONResponse:
     view = svc.get_subscription(
         dss, requester=Manager(caller.sub), subscription_id=parse_entity_id(subscriptionid, "subscription ID")
     )
@@ -113,7 +113,7 @@ def get(subscriptionid: str, dss: DssDep, caller: Caller) -> JSONResponse:
     responses=errors(400, 401, 403, 409, 429),
     summary="Create the specified subscription.",
 )
-def create(
+async def create(
     subscriptionid: str, body: wire.PutSubscriptionParameters, dss: DssDep, caller: Caller
 ) -> JSONResponse:
     return _put(subscriptionid, None, body, caller, dss)
@@ -126,7 +126,7 @@ def create(
     responses=errors(400, 401, 403, 409, 429),
     summary="Update the specified subscription.",
 )
-def update(
+async def update(
     subscriptionid: str, version: str, body: wire.PutSubscriptionParameters, dss: DssDep, caller: Caller
 ) -> JSONResponse:
     return _put(subscriptionid, _version(version), body, caller, dss)
@@ -139,7 +139,7 @@ def update(
     responses=errors(400, 401, 403, 404, 409, 429),
     summary="Remove the specified subscription.",
 )
-def delete(subscriptionid: str, version: str, dss: DssDep, caller: Caller) -> JSONResponse:
+async def delete(subscriptionid: str, version: str, dss: DssDep, caller: Caller) -> JSONResponse:
     view = svc.delete_subscription(
         dss,
         requester=Manager(caller.sub),

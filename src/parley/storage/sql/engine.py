@@ -24,6 +24,9 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 #: Connections kept open per PostgreSQL engine (and as many more on demand).
 POSTGRES_POOL_SIZE = 10
 
+#: Execution option marking a SQLite connection's transaction as read-only (see ``_on_begin``).
+READONLY_OPTION = "parley_readonly"
+
 _POSTGRES_DRIVERS = ("postgresql", "postgres", "postgresql+psycopg")
 
 
@@ -64,19 +67,23 @@ def make_engine(
     *,
     sqlite_busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S,
     pool_size: int = POSTGRES_POOL_SIZE,
+    readonly: bool = False,
 ) -> Engine:
     """An engine for ``url`` (``sqlite:///PATH`` or ``postgresql://...``).
 
     For SQLite the parent directory of the database file is created. ``sqlite_busy_timeout_s`` is
     how long a transaction waits for SQLite's write lock, seconds; ``pool_size`` the number of
-    pooled PostgreSQL connections.
+    pooled PostgreSQL connections. ``readonly`` (PostgreSQL): connections whose transactions are
+    ``REPEATABLE READ READ ONLY`` snapshots, set once per connection (reads need no predicate
+    locks, and switching a pooled connection per transaction would cost round trips).
     """
     parsed = normalise_url(url)
     if is_sqlite(parsed):
         return _sqlite_engine(parsed, sqlite_busy_timeout_s)
     return sa.create_engine(
         parsed,
-        isolation_level="SERIALIZABLE",
+        isolation_level="REPEATABLE READ" if readonly else "SERIALIZABLE",
+        connect_args={"options": "-c default_transaction_read_only=on"} if readonly else {},
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -107,6 +114,10 @@ def _sqlite_engine(url: URL, busy_timeout_s: float) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
+        if connection.get_execution_options().get(READONLY_OPTION):
+            # A read-only transaction: a WAL snapshot, concurrent with the writer.
+            connection.exec_driver_sql("BEGIN DEFERRED")
+            return
         # Take the write lock now: transactions are serialized, and a read never has to be
         # upgraded to a write (which SQLite cannot wait for).
         connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -66,8 +66,10 @@ def _opt_float(value: float | None) -> float | None:
 
 
 def extent_columns(extent: Extent4D) -> dict[str, Any]:
-    """The bound columns of an extent (its cells go to the ``*_cells`` table)."""
+    """The columns of an extent: its bounds, and its cells as a JSON array (the entity's own copy,
+    read back with the row; the ``*_cells`` table holds them again as the spatial index)."""
     return {
+        "cells": cells_json(extent.cells),
         "altitude_lower_m": _opt_float(extent.altitude_lower_m),
         "altitude_upper_m": _opt_float(extent.altitude_upper_m),
         "time_start_us": _opt_to_us(extent.time_start),
@@ -75,10 +77,19 @@ def extent_columns(extent: Extent4D) -> dict[str, Any]:
     }
 
 
-def extent_from_row(row: Row, cells: Iterable[int]) -> Extent4D:
-    """An extent from a row's bound columns and the entity's cells."""
+def cells_json(cells: Iterable[int]) -> str:
+    """Cells as stored in an entity row: a sorted JSON array of signed 64-bit ids.
+
+    >>> cells_json({5, -3})
+    '[-3,5]'
+    """
+    return json.dumps(sorted(int(c) for c in cells), separators=(",", ":"))
+
+
+def extent_from_row(row: Row) -> Extent4D:
+    """An extent from a row's bound and cells columns."""
     return Extent4D(
-        cells=frozenset(int(c) for c in cells),
+        cells=frozenset(json.loads(row["cells"])),
         altitude_lower_m=_opt_float(row["altitude_lower_m"]),
         altitude_upper_m=_opt_float(row["altitude_upper_m"]),
         time_start=_opt_from_us(row["time_start_us"]),
@@ -105,7 +116,7 @@ def operational_intent_row(oir: OperationalIntentReference) -> dict[str, Any]:
     }
 
 
-def operational_intent_from_row(row: Row, cells: Iterable[int]) -> OperationalIntentReference:
+def operational_intent_from_row(row: Row) -> OperationalIntentReference:
     subscription_id = row["subscription_id"]
     return OperationalIntentReference(
         id=EntityId(row["id"]),
@@ -113,7 +124,7 @@ def operational_intent_from_row(row: Row, cells: Iterable[int]) -> OperationalIn
         version=int(row["version"]),
         state=OperationalIntentState(row["state"]),
         ovn=Ovn(row["ovn"]),
-        extent=extent_from_row(row, cells),
+        extent=extent_from_row(row),
         uss_base_url=row["uss_base_url"],
         subscription_id=None if subscription_id is None else EntityId(subscription_id),
     )
@@ -131,13 +142,13 @@ def constraint_row(constraint: ConstraintReference) -> dict[str, Any]:
     }
 
 
-def constraint_from_row(row: Row, cells: Iterable[int]) -> ConstraintReference:
+def constraint_from_row(row: Row) -> ConstraintReference:
     return ConstraintReference(
         id=EntityId(row["id"]),
         manager=Manager(row["manager"]),
         version=int(row["version"]),
         ovn=Ovn(row["ovn"]),
-        extent=extent_from_row(row, cells),
+        extent=extent_from_row(row),
         uss_base_url=row["uss_base_url"],
     )
 
@@ -157,13 +168,13 @@ def subscription_row(subscription: Subscription) -> dict[str, Any]:
     }
 
 
-def subscription_from_row(row: Row, cells: Iterable[int]) -> Subscription:
+def subscription_from_row(row: Row) -> Subscription:
     return Subscription(
         id=EntityId(row["id"]),
         manager=Manager(row["manager"]),
         version=row["version"],
         notification_index=int(row["notification_index"]),
-        extent=extent_from_row(row, cells),
+        extent=extent_from_row(row),
         uss_base_url=row["uss_base_url"],
         notify_for_operational_intents=bool(row["notify_for_operational_intents"]),
         notify_for_constraints=bool(row["notify_for_constraints"]),

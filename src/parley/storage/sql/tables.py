@@ -36,8 +36,10 @@ def _id(
 
 
 def _extent_columns() -> list[sa.Column[object]]:
-    """The bounds of an entity's extent (NULL: unbounded, which stored entities never are)."""
+    """The bounds of an entity's extent (NULL: unbounded, which stored entities never are) and its
+    cells (a JSON array, read with the row; the ``*_cells`` table indexes them)."""
     return [
+        sa.Column("cells", sa.Text(), nullable=False),
         sa.Column("altitude_lower_m", sa.Float(), nullable=True),
         sa.Column("altitude_upper_m", sa.Float(), nullable=True),
         sa.Column("time_start_us", sa.BigInteger(), nullable=True),

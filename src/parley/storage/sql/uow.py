@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ from typing import Any, Generic, Self, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql as pg
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine, RootTransaction
 
 from parley.domain.entities import (
@@ -40,9 +40,12 @@ from parley.domain.entities import (
 from parley.domain.extent import Extent4D
 from parley.ports.repositories import DssRepository, TransientConflict
 from parley.storage.sql import mapping, tables
-from parley.storage.sql.engine import SQLITE_BUSY_TIMEOUT_S, make_engine
+from parley.storage.sql.engine import READONLY_OPTION, SQLITE_BUSY_TIMEOUT_S, make_engine
 
 T = TypeVar("T")
+
+#: Textual statements by dialect and SQL string (a bounded set: a few shapes per entity kind and dialect).
+_TEXT_CACHE: dict[tuple[bool, str], sa.TextClause] = {}
 
 #: PostgreSQL SQLSTATEs of transactions aborted because of concurrent ones: retrying may succeed.
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
@@ -76,7 +79,7 @@ class _Kind(Generic[T]):
 
     table: sa.Table
     cells: sa.Table
-    from_row: Callable[[mapping.Row, Iterable[int]], T]
+    from_row: Callable[[mapping.Row], T]
     entity_id: Callable[[T], EntityId]
 
 
@@ -114,91 +117,102 @@ class SqlRepository:
                 return connection.execute(statement)
             return connection.execute(statement, rows)
 
-    def _in_cells(self, column: sa.ColumnElement[int], cells: frozenset[int]) -> sa.ColumnElement[bool]:
-        """``column`` is one of ``cells``, as a single bound value."""
-        ordered = sorted(cells)
+    def _execute_text(self, sql: str, params: dict[str, Any]) -> sa.CursorResult[Any]:
+        connection = self._connection()
+        with translate_errors():
+            return connection.execute(self._text(sql), params)
+
+    def _area_where(self, kind: _Kind[T], area: Extent4D) -> tuple[str, dict[str, Any]]:
+        """SQL condition on ``kind.table`` (unqualified columns) selecting the entities that may
+        intersect ``area``, and its parameters.
+
+        Plain SQL, built from a handful of fixed fragments: this is the DSS's hottest statement,
+        and building it as a SQLAlchemy expression cost more than running it. The area's cells
+        travel as one bound value (``= ANY`` of a ``bigint[]`` on PostgreSQL, ``json_each`` on
+        SQLite). Bounds are closed: [s1, e1] and [s2, e2] overlap unless e2 < s1 or e1 < s2;
+        NULL is unbounded.
+        """
+        cells = kind.cells.name
+        ordered = sorted(area.cells)
         if self._postgres:
-            array = sa.literal(ordered, pg.ARRAY(sa.BigInteger()))
-            return column == sa.any_(array)
-        values = sa.func.json_each(sa.literal(json.dumps(ordered), sa.Text())).table_valued("value")
-        return column.in_(sa.select(values.c.value))
-
-    def _area_conditions(self, kind: _Kind[T], area: Extent4D) -> list[sa.ColumnElement[bool]]:
-        """Conditions on ``kind.table`` selecting the entities that may intersect ``area``."""
-        t = kind.table
-        in_area = sa.select(kind.cells.c.entity_id).where(self._in_cells(kind.cells.c.cell_id, area.cells))
-        conditions: list[sa.ColumnElement[bool]] = [t.c.id.in_(in_area)]
-        # Closed bounds: [s1, e1] and [s2, e2] overlap unless e2 < s1 or e1 < s2; NULL is unbounded.
+            in_cells = f"id IN (SELECT entity_id FROM {cells} WHERE cell_id = ANY(:area_cells))"
+            params: dict[str, Any] = {"area_cells": ordered}
+        else:
+            in_cells = f"id IN (SELECT entity_id FROM {cells} WHERE cell_id IN (SELECT value FROM json_each(:area_cells)))"
+            params = {"area_cells": json.dumps(ordered)}
+        parts = [in_cells]
         if area.time_start is not None:
-            start = mapping.to_us(area.time_start)
-            conditions.append(sa.or_(t.c.time_end_us.is_(None), t.c.time_end_us >= start))
+            parts.append("(time_end_us IS NULL OR time_end_us >= :time_start)")
+            params["time_start"] = mapping.to_us(area.time_start)
         if area.time_end is not None:
-            end = mapping.to_us(area.time_end)
-            conditions.append(sa.or_(t.c.time_start_us.is_(None), t.c.time_start_us <= end))
+            parts.append("(time_start_us IS NULL OR time_start_us <= :time_end)")
+            params["time_end"] = mapping.to_us(area.time_end)
         if area.altitude_lower_m is not None:
-            lower = float(area.altitude_lower_m)
-            conditions.append(sa.or_(t.c.altitude_upper_m.is_(None), t.c.altitude_upper_m >= lower))
+            parts.append("(altitude_upper_m IS NULL OR altitude_upper_m >= :altitude_lower)")
+            params["altitude_lower"] = float(area.altitude_lower_m)
         if area.altitude_upper_m is not None:
-            upper = float(area.altitude_upper_m)
-            conditions.append(sa.or_(t.c.altitude_lower_m.is_(None), t.c.altitude_lower_m <= upper))
-        return conditions
+            parts.append("(altitude_lower_m IS NULL OR altitude_lower_m <= :altitude_upper)")
+            params["altitude_upper"] = float(area.altitude_upper_m)
+        return " AND ".join(parts), params
 
-    def _cells_of(self, kind: _Kind[T], ids: sa.Select[Any]) -> dict[EntityId, list[int]]:
-        """The cells of the entities whose ids ``ids`` selects."""
-        c = kind.cells
-        found: dict[EntityId, list[int]] = {}
-        result = self._execute(sa.select(c.c.entity_id, c.c.cell_id).where(c.c.entity_id.in_(ids)))
-        for row in result.mappings():
-            found.setdefault(EntityId(row["entity_id"]), []).append(int(row["cell_id"]))
-        return found
+    def _text(self, sql: str) -> sa.TextClause:
+        """A textual statement, compiled once per distinct SQL string."""
+        key = (self._postgres, sql)  # the same SQL may be bound differently per dialect
+        statement = _TEXT_CACHE.get(key)
+        if statement is None:
+            statement = sa.text(sql)
+            if self._postgres and ":area_cells" in sql:
+                statement = statement.bindparams(sa.bindparam("area_cells", type_=pg.ARRAY(sa.BigInteger())))
+            _TEXT_CACHE[key] = statement
+        return statement
 
-    def _build(
-        self, kind: _Kind[T], rows: Iterable[mapping.Row], cells: dict[EntityId, list[int]]
-    ) -> list[T]:
-        built = [kind.from_row(row, cells.get(EntityId(row["id"]), ())) for row in rows]
+    def _build(self, kind: _Kind[T], rows: Iterable[mapping.Row]) -> list[T]:
+        built = [kind.from_row(row) for row in rows]
         built.sort(key=kind.entity_id)
         return built
 
     def _get(self, kind: _Kind[T], entity_id: EntityId) -> T | None:
-        row = self._execute(sa.select(kind.table).where(kind.table.c.id == entity_id)).mappings().first()
-        if row is None:
-            return None
-        cells = self._execute(sa.select(kind.cells.c.cell_id).where(kind.cells.c.entity_id == entity_id))
-        return kind.from_row(row, cells.scalars())
+        sql = f"SELECT * FROM {kind.table.name} WHERE id = :id"
+        row = self._execute_text(sql, {"id": entity_id}).mappings().first()
+        return None if row is None else kind.from_row(row)
 
-    def _search(self, kind: _Kind[T], area: Extent4D, *extra: sa.ColumnElement[bool]) -> list[T]:
+    def _search(self, kind: _Kind[T], area: Extent4D, manager: Manager | None = None) -> list[T]:
         if not area.cells:
             return []
-        conditions = [*self._area_conditions(kind, area), *extra]
-        rows = self._execute(sa.select(kind.table).where(*conditions)).mappings().all()
-        if not rows:
-            return []
-        return self._build(kind, rows, self._cells_of(kind, sa.select(kind.table.c.id).where(*conditions)))
+        where, params = self._area_where(kind, area)
+        if manager is not None:
+            where += " AND manager = :manager"
+            params["manager"] = manager
+        sql = f"SELECT * FROM {kind.table.name} WHERE {where}"
+        return self._build(kind, self._execute_text(sql, params).mappings())
 
-    def _upsert_statement(self, table: sa.Table, row: dict[str, Any], key: str) -> sa.Executable:
-        """INSERT ... ON CONFLICT (key) DO UPDATE of every other column (no DELETE: no cascade)."""
-        if self._postgres:
-            pg_insert = pg.insert(table).values(row)
-            return pg_insert.on_conflict_do_update(
-                index_elements=[table.c[key]],
-                set_={name: pg_insert.excluded[name] for name in row if name != key},
-            )
-        lite_insert = sqlite_dialect.insert(table).values(row)
-        return lite_insert.on_conflict_do_update(
-            index_elements=[table.c[key]],
-            set_={name: lite_insert.excluded[name] for name in row if name != key},
+    def _upsert_row(self, table: sa.Table, row: dict[str, Any], key: str) -> None:
+        """INSERT ... ON CONFLICT (key) DO UPDATE of every other column (no DELETE: no cascade);
+        the same SQL on SQLite and PostgreSQL."""
+        columns = list(row)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name != key)
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(':' + name for name in columns)}) "
+            f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
         )
+        self._execute_text(sql, row)
 
     def _upsert(self, kind: _Kind[T], row: dict[str, Any], extent: Extent4D) -> None:
         entity_id = EntityId(row["id"])
-        self._execute(self._upsert_statement(kind.table, row, "id"))
-        self._execute(sa.delete(kind.cells).where(kind.cells.c.entity_id == entity_id))
+        self._upsert_row(kind.table, row, "id")
+        cells = kind.cells.name
+        self._execute_text(f"DELETE FROM {cells} WHERE entity_id = :id", {"id": entity_id})
         if extent.cells:
-            self._execute(sa.insert(kind.cells), mapping.cell_rows(entity_id, extent.cells))
+            insert = f"INSERT INTO {cells} (entity_id, cell_id) VALUES (:entity_id, :cell_id)"
+            connection = self._connection()
+            with translate_errors():
+                connection.execute(self._text(insert), mapping.cell_rows(entity_id, extent.cells))
 
     def _delete(self, kind: _Kind[T], entity_id: EntityId) -> None:
-        self._execute(sa.delete(kind.cells).where(kind.cells.c.entity_id == entity_id))
-        self._execute(sa.delete(kind.table).where(kind.table.c.id == entity_id))
+        params = {"id": entity_id}
+        self._execute_text(f"DELETE FROM {kind.cells.name} WHERE entity_id = :id", params)
+        self._execute_text(f"DELETE FROM {kind.table.name} WHERE id = :id", params)
 
     def _delete_where(self, kind: _Kind[T], condition: sa.ColumnElement[bool]) -> int:
         """Delete the entities matching ``condition`` (a condition on ``kind.table``) and their cells."""
@@ -242,9 +256,7 @@ class SqlRepository:
         return self._get(_SUBSCRIPTIONS, subscription_id)
 
     def search_subscriptions(self, area: Extent4D, manager: Manager | None = None) -> list[Subscription]:
-        if manager is None:
-            return self._search(_SUBSCRIPTIONS, area)
-        return self._search(_SUBSCRIPTIONS, area, tables.subscriptions.c.manager == manager)
+        return self._search(_SUBSCRIPTIONS, area, manager)
 
     def upsert_subscription(self, subscription: Subscription) -> None:
         self._upsert(_SUBSCRIPTIONS, mapping.subscription_row(subscription), subscription.extent)
@@ -255,41 +267,36 @@ class SqlRepository:
     def notify_subscriptions(
         self, area: Extent4D, *, for_operational_intents: bool, for_constraints: bool
     ) -> list[Subscription]:
-        s = tables.subscriptions
-        wanted: list[sa.ColumnElement[bool]] = []
+        wanted: list[str] = []
         if for_operational_intents:
-            wanted.append(s.c.notify_for_operational_intents.is_(True))
+            wanted.append("notify_for_operational_intents")
         if for_constraints:
-            wanted.append(s.c.notify_for_constraints.is_(True))
+            wanted.append("notify_for_constraints")
         if not wanted or not area.cells:
             return []
-        conditions = [*self._area_conditions(_SUBSCRIPTIONS, area), sa.or_(*wanted)]
+        where, params = self._area_where(_SUBSCRIPTIONS, area)
+        flags = " OR ".join(f"{flag} = :true" for flag in wanted)
+        params["true"] = True
         # One statement: the increment is atomic whatever else runs concurrently.
-        bump = (
-            sa.update(s)
-            .where(*conditions)
-            .values(notification_index=s.c.notification_index + 1)
-            .returning(*s.c)
+        sql = (
+            f"UPDATE {tables.subscriptions.name} SET notification_index = notification_index + 1 "
+            f"WHERE {where} AND ({flags}) RETURNING *"
         )
-        rows = self._execute(bump).mappings().all()
-        if not rows:
-            return []
-        cells = self._cells_of(_SUBSCRIPTIONS, sa.select(s.c.id).where(*conditions))
-        return self._build(_SUBSCRIPTIONS, rows, cells)
+        return self._build(_SUBSCRIPTIONS, self._execute_text(sql, params).mappings())
 
     # -- USS availability and reports ------------------------------------------------------------
     def get_uss_availability(self, uss: Manager) -> UssAvailability | None:
-        t = tables.uss_availability
-        row = self._execute(sa.select(t).where(t.c.uss == uss)).mappings().first()
+        sql = f"SELECT * FROM {tables.uss_availability.name} WHERE uss = :uss"
+        row = self._execute_text(sql, {"uss": uss}).mappings().first()
         return None if row is None else mapping.availability_from_row(row)
 
     def set_uss_availability(self, availability: UssAvailability) -> None:
         row = mapping.availability_row(availability)
-        self._execute(self._upsert_statement(tables.uss_availability, row, "uss"))
+        self._upsert_row(tables.uss_availability, row, "uss")
 
     def add_report(self, report: DssReport) -> None:
         row = mapping.report_row(report)
-        self._execute(self._upsert_statement(tables.dss_reports, row, "report_id"))
+        self._upsert_row(tables.dss_reports, row, "report_id")
 
     # -- housekeeping ----------------------------------------------------------------------------
     def delete_expired(self, before: datetime) -> int:
@@ -315,8 +322,19 @@ class SqlUnitOfWork:
     statement or on commit, raise :class:`TransientConflict`.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        readonly: bool = False,
+        write_lock: threading.Lock | None = None,
+        lock_timeout_s: float = SQLITE_BUSY_TIMEOUT_S,
+    ) -> None:
         self._engine = engine
+        self._lock_timeout_s = lock_timeout_s
+        self._readonly = readonly
+        self._write_lock = None if readonly else write_lock
+        self._locked = False
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
         self.repo: DssRepository = SqlRepository(
@@ -336,8 +354,20 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         if self._connection is not None:
             raise RuntimeError("unit of work entered twice")
-        with translate_errors():
-            self._connection = self._engine.connect()
+        if self._write_lock is not None:
+            # Writers of this process queue here rather than in SQLite's sleeping busy handler.
+            if not self._write_lock.acquire(timeout=self._lock_timeout_s):
+                raise TransientConflict("database is locked (by another writer of this process)")
+            self._locked = True
+        try:
+            with translate_errors():
+                connection = self._engine.connect()
+                if self._readonly and self._engine.dialect.name == "sqlite":
+                    connection.execution_options(**{READONLY_OPTION: True})
+                self._connection = connection
+        except BaseException:
+            self._close()
+            raise
         try:
             self._active_connection()
         except BaseException:
@@ -358,8 +388,13 @@ class SqlUnitOfWork:
 
     def _close(self) -> None:
         connection, self._connection, self._transaction = self._connection, None, None
-        if connection is not None:
-            connection.close()
+        try:
+            if connection is not None:
+                connection.close()
+        finally:
+            if self._locked and self._write_lock is not None:
+                self._locked = False
+                self._write_lock.release()
 
     def commit(self) -> None:
         """Commit what this unit of work did; raises :class:`TransientConflict` on a lost race."""
@@ -384,10 +419,21 @@ class SqlStore:
 
     def __init__(self, url: str, *, sqlite_busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> None:
         self.engine = make_engine(url, sqlite_busy_timeout_s=sqlite_busy_timeout_s)
+        sqlite = self.engine.dialect.name == "sqlite"
+        # PostgreSQL: read-only units of work use their own pool of read-only snapshot connections.
+        self._read_engine = self.engine if sqlite else make_engine(url, readonly=True)
+        self._write_lock = threading.Lock() if sqlite else None
+        self._lock_timeout_s = sqlite_busy_timeout_s
 
-    def unit_of_work(self) -> SqlUnitOfWork:
-        """A new unit of work (a transaction once entered)."""
-        return SqlUnitOfWork(self.engine)
+    def unit_of_work(self, *, readonly: bool = False) -> SqlUnitOfWork:
+        """A new unit of work (a transaction once entered); ``readonly``: a snapshot read that takes
+        no write lock (SQLite) and no predicate locks (PostgreSQL)."""
+        return SqlUnitOfWork(
+            self._read_engine if readonly else self.engine,
+            readonly=readonly,
+            write_lock=self._write_lock,
+            lock_timeout_s=self._lock_timeout_s,
+        )
 
     def create_all(self) -> None:
         """Create the tables directly (tests only: production databases are migrated with Alembic)."""
@@ -396,3 +442,5 @@ class SqlStore:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self._read_engine is not self.engine:
+            self._read_engine.dispose()

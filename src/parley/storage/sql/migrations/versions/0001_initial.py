@@ -26,6 +26,7 @@ _ID = sa.String(36)
 
 def _extent_columns() -> list[sa.Column[object]]:
     return [
+        sa.Column("cells", sa.Text(), nullable=False),
         sa.Column("altitude_lower_m", sa.Float(), nullable=True),
         sa.Column("altitude_upper_m", sa.Float(), nullable=True),
         sa.Column("time_start_us", sa.BigInteger(), nullable=True),

@@ -4,6 +4,7 @@ code, and injected into whatever needs it. Nothing is read at import time.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +24,7 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8082, ge=1, le=65535)
-    workers: int = Field(default=1, ge=1, le=64)
+    workers: int = Field(default_factory=lambda: default_workers(), ge=1, le=64)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
 
     # -- auth --------------------------------------------------------------------------------
@@ -71,3 +72,8 @@ class Settings(BaseSettings):
     def dev_key_dir(self) -> Path:
         """Where the development signing key pair lives."""
         return self.data_dir / "dev-keys"
+
+
+def default_workers() -> int:
+    """Worker processes by default: one per CPU (each runs one DSS transaction at a time), at most 8."""
+    return max(1, min(8, os.cpu_count() or 1))

@@ -11,7 +11,7 @@ import typer
 import uvicorn
 
 from parley.bootstrap import SETTINGS_ENV
-from parley.config import Settings
+from parley.config import Settings, default_workers
 from parley.storage.sql import migrate
 
 
@@ -24,7 +24,10 @@ def serve(
     ),
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8082,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Worker processes (default: one per CPU, at most 8)"),
+    ] = None,
     public_key: Annotated[
         list[Path] | None,
         typer.Option("--public-key", help="PEM public key accepted for access tokens (repeatable)"),
@@ -51,7 +54,7 @@ def serve(
             data_dir=data_dir,
             host=host,
             port=port,
-            workers=workers,
+            workers=workers or default_workers(),
             public_key_files=public_key or [],
             jwks_file=jwks,
             audiences=audience or [],

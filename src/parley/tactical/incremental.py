@@ -73,7 +73,8 @@ def _merge(kept: TrackBatch, reports: TrackBatch, separation: Separation) -> Tra
             ]
         )
 
-    return TrackBatch.from_columns(
+    # both sides are validated batches and ``kept`` holds none of the reported ids: no need to check again
+    return TrackBatch(
         np.concatenate([kept.ids, reports.ids]),
         t_s=column("t_s"),
         lat_deg=column("lat_deg"),

@@ -214,22 +214,9 @@ def candidate_pairs(
         x_bits = min(40, 62 - row_bits)
     x_min = float(x.min())
     quantum = max((float(x.max()) - x_min) / float((1 << x_bits) - 4), 1e-3)
-    x_mask = (1 << x_bits) - 1
     xq = np.floor((x - x_min) / quantum).astype(np.int64)
-    skey, order = _sort_keys((ent_row << x_bits) | np.repeat(xq, n_bands), x_bits + row_bits)
-    sunit = ent_unit[order]
-    # what the pair test needs, in sorted order (so that the pair gathers below stay local)
-    s_coords = [c[sunit] for c in b.coords]
-    s_alt = b.alt[sunit]
-    s_hh = unit_hh[sunit]
-    s_hv = unit_hv[sunit]
-    s_ac = unit_ac[sunit]
-    s_row = skey >> x_bits
-    # the x-window of each entry: every partner within h_p + h_max (one quantum of rounding each side)
-    reach_q = np.ceil((s_hh + float(b.half_h.max())) / quantum).astype(np.int64) + 1
-    s_xq = skey & x_mask
-    x_lo = np.maximum(s_xq - reach_q, 0)
-    x_hi = np.minimum(s_xq + reach_q, x_mask)
+    key = (ent_row << x_bits) | np.repeat(xq, n_bands)
+    reach = np.repeat(unit_hh, n_bands) + float(b.half_h.max())
     # neighbour rows, half stencil over the coordinates other than x
     strides = [1]
     for size in sizes[:-1]:
@@ -240,44 +227,69 @@ def candidate_pairs(
         lead = next((d for d in reversed(delta) if d != 0), 0)  # outermost non-zero offset
         if lead > 0:
             forward.append(sum(d * st for d, st in zip(delta, strides, strict=True)))
-    p_parts: list[IntArray] = []
-    q_parts: list[IntArray] = []
+    window = _XWindow(x_bits, quantum)
+    skey, order = _sort_keys(key, x_bits + row_bits)
     if focus is None:
+        # every entry against the ones after it in its row and against the forward rows
         src = np.arange(n_ent, dtype=np.intp)
-        hi = np.searchsorted(skey, (s_row << x_bits) | x_hi, side="right")
-        pp, qq = _ranges_to_pairs(src, src + 1, hi)
-        p_parts.append(pp)
-        q_parts.append(qq)
+        lo_q, hi_q = window.bounds(skey, reach[order])
+        pp, qq = _ranges_to_pairs(src, src + 1, np.searchsorted(skey, hi_q, side="right"))
+        p_parts, q_parts = [pp], [qq]
         rows = forward
     else:
-        src = np.flatnonzero(focus[s_ac])
+        # the focused entries only, against their whole neighbourhood
+        src = np.flatnonzero(focus[unit_ac[ent_unit[order]]])
+        lo_q, hi_q = window.bounds(skey[src], reach[order[src]])
+        p_parts, q_parts = [], []
         rows = [0, *forward, *(-f for f in forward)]
     for off in rows:
-        base = (s_row[src] + off) << x_bits
-        lo = np.searchsorted(skey, base | x_lo[src], side="left")
-        hi = np.searchsorted(skey, base | x_hi[src], side="right")
+        shift = off << x_bits
+        lo = np.searchsorted(skey, lo_q + shift, side="left")
+        hi = np.searchsorted(skey, hi_q + shift, side="right")
         pp, qq = _ranges_to_pairs(src, lo, hi)
         p_parts.append(pp)
         q_parts.append(qq)
-    p = np.concatenate(p_parts)
-    q = np.concatenate(q_parts)
+    # p and q index the sorted order: the pair gathers below stay local
+    p, q = np.concatenate(p_parts), np.concatenate(q_parts)
+    v_unit = ent_unit[order]
+    v_ac = unit_ac[v_unit]
     if focus is not None:
-        # a unit meets itself in its own cell, and two focused rows find each other twice
-        ia, ib = s_ac[p], s_ac[q]
+        # an entry meets itself, and two focused rows find each other from both sides: keep one
+        ia, ib = v_ac[p], v_ac[q]
         keep = np.flatnonzero((ia != ib) & (~focus[ib] | (ia < ib)))
         p, q = p[keep], q[keep]
-    # the exact box test, one coordinate at a time, keeping the survivors only
-    for coord in s_coords:
-        keep = np.flatnonzero(np.abs(coord[p] - coord[q]) <= s_hh[p] + s_hh[q])
+    # the exact box test on the candidate entries, one coordinate at a time
+    v_hh = unit_hh[v_unit]
+    for coord in b.coords:
+        v_c = coord[v_unit]
+        keep = np.flatnonzero(np.abs(v_c[p] - v_c[q]) <= v_hh[p] + v_hh[q])
         p, q = p[keep], q[keep]
-    lo_edge = np.maximum(s_alt[p] - s_hv[p], s_alt[q] - s_hv[q])
-    hi_edge = np.minimum(s_alt[p] + s_hv[p], s_alt[q] + s_hv[q])
-    # ... and the band of the lower edge of the vertical overlap only
-    band = (s_row[p] // per_band) % n_band_vals + band_min
-    keep = np.flatnonzero((lo_edge <= hi_edge) & (_band(b, lo_edge) == band))
-    ia, ib = s_ac[p[keep]], s_ac[q[keep]]
+    v_alt, v_hv = b.alt[v_unit], unit_hv[v_unit]
+    lo_edge = np.maximum(v_alt[p] - v_hv[p], v_alt[q] - v_hv[q])
+    hi_edge = np.minimum(v_alt[p] + v_hv[p], v_alt[q] + v_hv[q])
+    # ... and in the band of the lower edge of the vertical overlap only
+    keep = np.flatnonzero((lo_edge <= hi_edge) & (_band(b, lo_edge) == ent_band[order][p]))
+    ia, ib = v_ac[p[keep]], v_ac[q[keep]]
     # a pair close in several slices is found in each: keep one of each
     return _unique_pairs(np.minimum(ia, ib), np.maximum(ia, ib), n)
+
+
+@dataclass(frozen=True, slots=True)
+class _XWindow:
+    """Keys are ``row << bits | x quantised``; the window of an entry spans its row's keys from
+    ``x - reach`` to ``x + reach`` (one quantum of rounding more on each side)."""
+
+    bits: int
+    quantum: float
+
+    def bounds(
+        self, key: npt.NDArray[np.int64], reach_m: FloatArray
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        mask = (1 << self.bits) - 1
+        xq = key & mask
+        row = key - xq
+        reach_q = np.ceil(reach_m / self.quantum).astype(np.int64) + 1
+        return row | np.maximum(xq - reach_q, 0), row | np.minimum(xq + reach_q, mask)
 
 
 def _unique_pairs(i: IntArray, j: IntArray, n: int) -> tuple[IntArray, IntArray]:

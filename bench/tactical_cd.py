@@ -14,11 +14,12 @@ sets are compared and every difference is classified:
 - ``other``: anything else (expected: none).
 
 Then Parley alone at ``--big`` aircraft (in the same 1000 km square, and at the density of the largest
-N), peak memory measured in a child process, and the replay of a recorded hour of real ADS-B traffic
-(``bench/tactical_data.py``), every tick checked against a full recomputation.
+N), peak memory measured in a child process; the incremental mode on a stream over the largest N (1 % and
+10 % of the aircraft reporting each second) beside a full recomputation; and the replay of a recorded hour
+of real ADS-B traffic (``bench/tactical_data.py``), every tick checked against a full recomputation.
 
     python bench/tactical_cd.py                        # everything (about 3 minutes on 2 cores)
-    python bench/tactical_cd.py --ns 1000,2000 --big 0 --no-replay
+    python bench/tactical_cd.py --ns 1000,2000 --big 0 --no-replay --no-bluesky
 """
 
 from __future__ import annotations
@@ -166,6 +167,53 @@ def worker(snapshot: Path) -> None:
     )
 
 
+def run_incremental(n: int, fraction: float, ticks: int = 10) -> dict:
+    """A stream over synthetic traffic: each second a fraction of the aircraft report (a new track, as
+    after a turn); the incremental update against a full recomputation of the same table."""
+    snap = tactical_data.synthetic(n)
+    batch = TrackBatch.from_columns(
+        snap.ids,
+        lat_deg=snap.lat,
+        lon_deg=snap.lon,
+        alt_m=snap.alt_m,
+        gs_mps=snap.gs_mps,
+        trk_deg=snap.trk_deg,
+        vs_mps=snap.vs_mps,
+    )
+    rng = np.random.default_rng(1)
+    monitor, full = IncrementalDetector(), SweptGridDetector()
+    monitor.update(batch)
+    t_inc, t_full, same = [], [], True
+    for k in range(1, ticks + 1):
+        table = monitor.tracks
+        sub = table.take(np.flatnonzero(rng.random(len(table)) < fraction))
+        reports = TrackBatch.from_columns(
+            sub.ids,
+            lat_deg=sub.lat_deg,
+            lon_deg=sub.lon_deg,
+            alt_m=sub.alt_m,
+            gs_mps=sub.gs_mps,
+            trk_deg=(sub.trk_deg + rng.normal(0.0, 3.0, len(sub))) % 360.0,
+            vs_mps=sub.vs_mps,
+            t_s=float(k),
+        )
+        t0 = time.perf_counter()
+        got = monitor.update(reports, epoch_s=float(k))
+        t_inc.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        expected = full.detect(monitor.tracks, epoch_s=float(k))
+        t_full.append(time.perf_counter() - t0)
+        same &= expected.identical(got)
+    return {
+        "n": n,
+        "fraction": fraction,
+        "incremental_s": statistics.median(t_inc),
+        "full_s": statistics.median(t_full),
+        "identical": same,
+        "conflicts": len(got),
+    }
+
+
 def run_replay(sample: str, start: str, tick_s: float, out_dir: Path) -> dict:
     path = out_dir / f"{sample}_1h_reports.csv.gz"
     if not path.exists():
@@ -267,11 +315,14 @@ def main() -> None:
             rec["region"] = label
             big.append(rec)
             print(json.dumps(rec), file=sys.stderr, flush=True)
+    streams = [run_incremental(ns[-1], f) for f in (0.01, 0.1)] if ns else []
+    for r in streams:
+        print(json.dumps(r), file=sys.stderr, flush=True)
     replays = [] if a.no_replay else [run_replay(s, start, tick, out) for s, start, tick in REPLAYS]
     for r in replays:
         print(json.dumps(r), file=sys.stderr, flush=True)
     (out / "results.json").write_text(
-        json.dumps({"env": env, "rows": rows, "big": big, "replays": replays}, indent=1)
+        json.dumps({"env": env, "rows": rows, "big": big, "streams": streams, "replays": replays}, indent=1)
     )
     print(f"\n## Tactical conflict detection, 5 NM / 1000 ft / 300 s ({env['cpu']}, {env['cpus']} CPUs)\n")
     print(
@@ -292,6 +343,15 @@ def main() -> None:
         for b in big:
             print(
                 f"| {b['n']} | {b['region']} | {b['median_s']:.3f} | {b['conflicts']} | {b['peak_rss_mb']:.0f} |"
+            )
+    if streams:
+        print(
+            "\n| stream: N | reporting per tick | incremental update s | full recomputation s | identical |"
+        )
+        print("|---|---|---|---|---|")
+        for r in streams:
+            print(
+                f"| {r['n']} | {r['fraction']:.0%} | {r['incremental_s']:.4f} | {r['full_s']:.4f} | {r['identical']} |"
             )
     if replays:
         print(

@@ -42,6 +42,8 @@ from parley.tactical.tracks import FloatArray, IntArray, TrackBatch
 
 #: At most this many time slices (more slices: tighter boxes but more keys).
 MAX_SLICES = 8
+#: Source entries per chunk of the pair search (bounds the temporaries; a few hundred thousand pairs).
+_SOURCE_CHUNK = 1 << 15
 #: Cosine of the angular radius beyond which a third horizontal coordinate is kept (60 degrees).
 _CAP_COS = 0.5
 
@@ -229,49 +231,79 @@ def candidate_pairs(
             forward.append(sum(d * st for d, st in zip(delta, strides, strict=True)))
     window = _XWindow(x_bits, quantum)
     skey, order = _sort_keys(key, x_bits + row_bits)
+    # the pair test reads these in sorted order, so that its gathers stay local
+    v_unit = ent_unit[order]
+    view = _View(
+        ac=unit_ac[v_unit],
+        band=ent_band[order],
+        coords=[c[v_unit] for c in b.coords],
+        half_h=unit_hh[v_unit],
+        alt=b.alt[v_unit],
+        half_v=unit_hv[v_unit],
+    )
     if focus is None:
         # every entry against the ones after it in its row and against the forward rows
         src = np.arange(n_ent, dtype=np.intp)
-        lo_q, hi_q = window.bounds(skey, reach[order])
-        pp, qq = _ranges_to_pairs(src, src + 1, np.searchsorted(skey, hi_q, side="right"))
-        p_parts, q_parts = [pp], [qq]
         rows = forward
     else:
         # the focused entries only, against their whole neighbourhood
-        src = np.flatnonzero(focus[unit_ac[ent_unit[order]]])
-        lo_q, hi_q = window.bounds(skey[src], reach[order[src]])
-        p_parts, q_parts = [], []
+        src = np.flatnonzero(focus[view.ac])
         rows = [0, *forward, *(-f for f in forward)]
-    for off in rows:
-        shift = off << x_bits
-        lo = np.searchsorted(skey, lo_q + shift, side="left")
-        hi = np.searchsorted(skey, hi_q + shift, side="right")
-        pp, qq = _ranges_to_pairs(src, lo, hi)
-        p_parts.append(pp)
-        q_parts.append(qq)
-    # p and q index the sorted order: the pair gathers below stay local
-    p, q = np.concatenate(p_parts), np.concatenate(q_parts)
-    v_unit = ent_unit[order]
-    v_ac = unit_ac[v_unit]
-    if focus is not None:
-        # an entry meets itself, and two focused rows find each other from both sides: keep one
-        ia, ib = v_ac[p], v_ac[q]
-        keep = np.flatnonzero((ia != ib) & (~focus[ib] | (ia < ib)))
-        p, q = p[keep], q[keep]
-    # the exact box test on the candidate entries, one coordinate at a time
-    v_hh = unit_hh[v_unit]
-    for coord in b.coords:
-        v_c = coord[v_unit]
-        keep = np.flatnonzero(np.abs(v_c[p] - v_c[q]) <= v_hh[p] + v_hh[q])
-        p, q = p[keep], q[keep]
-    v_alt, v_hv = b.alt[v_unit], unit_hv[v_unit]
-    lo_edge = np.maximum(v_alt[p] - v_hv[p], v_alt[q] - v_hv[q])
-    hi_edge = np.minimum(v_alt[p] + v_hv[p], v_alt[q] + v_hv[q])
-    # ... and in the band of the lower edge of the vertical overlap only
-    keep = np.flatnonzero((lo_edge <= hi_edge) & (_band(b, lo_edge) == ent_band[order][p]))
-    ia, ib = v_ac[p[keep]], v_ac[q[keep]]
+    lo_q, hi_q = window.bounds(skey[src], reach[order[src]])
+    found_a: list[IntArray] = []
+    found_b: list[IntArray] = []
+    for start in range(0, src.shape[0], _SOURCE_CHUNK):  # in chunks: the temporaries stay small
+        part = slice(start, start + _SOURCE_CHUNK)
+        s_src, s_lo, s_hi = src[part], lo_q[part], hi_q[part]
+        p_parts: list[IntArray] = []
+        q_parts: list[IntArray] = []
+        if focus is None:
+            pp, qq = _ranges_to_pairs(s_src, s_src + 1, np.searchsorted(skey, s_hi, side="right"))
+            p_parts.append(pp)
+            q_parts.append(qq)
+        for off in rows:
+            shift = off << x_bits
+            lo = np.searchsorted(skey, s_lo + shift, side="left")
+            hi = np.searchsorted(skey, s_hi + shift, side="right")
+            pp, qq = _ranges_to_pairs(s_src, lo, hi)
+            p_parts.append(pp)
+            q_parts.append(qq)
+        p, q = np.concatenate(p_parts), np.concatenate(q_parts)
+        if focus is not None:
+            # an entry meets itself, and two focused rows find each other from both sides: keep one
+            ia, ib = view.ac[p], view.ac[q]
+            keep = np.flatnonzero((ia != ib) & (~focus[ib] | (ia < ib)))
+            p, q = p[keep], q[keep]
+        ia, ib = view.overlapping(b, p, q)
+        found_a.append(ia)
+        found_b.append(ib)
+    ia, ib = np.concatenate(found_a), np.concatenate(found_b)
     # a pair close in several slices is found in each: keep one of each
     return _unique_pairs(np.minimum(ia, ib), np.maximum(ia, ib), n)
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """Per entry, in sorted order: aircraft, band, box centre and half sizes."""
+
+    ac: IntArray
+    band: npt.NDArray[np.int64]
+    coords: list[FloatArray]
+    half_h: FloatArray
+    alt: FloatArray
+    half_v: FloatArray
+
+    def overlapping(self, b: _Boxes, p: IntArray, q: IntArray) -> tuple[IntArray, IntArray]:
+        """The aircraft of the entry pairs ``(p, q)`` whose boxes overlap, each pair in the band of the
+        lower edge of its vertical overlap only. One coordinate at a time, keeping the survivors."""
+        for coord in self.coords:
+            keep = np.flatnonzero(np.abs(coord[p] - coord[q]) <= self.half_h[p] + self.half_h[q])
+            p, q = p[keep], q[keep]
+        alt, half = self.alt, self.half_v
+        lo_edge = np.maximum(alt[p] - half[p], alt[q] - half[q])
+        hi_edge = np.minimum(alt[p] + half[p], alt[q] + half[q])
+        keep = np.flatnonzero((lo_edge <= hi_edge) & (_band(b, lo_edge) == self.band[p]))
+        return self.ac[p[keep]], self.ac[q[keep]]
 
 
 @dataclass(frozen=True, slots=True)

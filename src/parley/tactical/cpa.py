@@ -180,7 +180,7 @@ def _vertical(
 
 
 def _evaluate_chunk(
-    kin: Kinematics, i: IntArray, j: IntArray, epoch_s: float | None, extra_s: float
+    kin: Kinematics, i: IntArray, j: IntArray, epoch_s: float | None, extra_s: float, vertical_first: bool
 ) -> PairEvaluation:
     if kin.uniform_time:
         dta: FloatArray | None = None
@@ -193,8 +193,8 @@ def _evaluate_chunk(
     else:
         lookahead = np.maximum(kin.lookahead_s[i], kin.lookahead_s[j])
     dalt, dvs, v_in, v_out = _vertical(kin, i, j, dta, dtb)
-    if epoch_s is not None:
-        # the vertical interval alone rules most candidates out: finish the others only
+    if epoch_s is not None and vertical_first:
+        # the vertical interval alone rules most pairs out: finish the others only
         lo = epoch_s - t_ref
         hi = lo + lookahead
         if extra_s:
@@ -239,16 +239,20 @@ def evaluate_pairs(
     *,
     conflicts_at: float | None = None,
     extra_s: float = 0.0,
+    vertical_first: bool = True,
 ) -> PairEvaluation:
     """Evaluate pairs ``(i[k], j[k])`` of rows of ``kin`` (see the module docstring).
 
     With ``conflicts_at`` (an epoch), keep only the pairs in conflict then (with a look-ahead longer by
-    ``extra_s``), skipping the horizontal computation of pairs the vertical interval already rules out.
+    ``extra_s``); with ``vertical_first`` too, skip the horizontal computation of the pairs that the
+    vertical interval already rules out (worth it unless the pairs were pruned vertically before).
     """
     i = np.asarray(i, dtype=np.intp)
     j = np.asarray(j, dtype=np.intp)
     parts = [
-        _evaluate_chunk(kin, i[s : s + CHUNK_PAIRS], j[s : s + CHUNK_PAIRS], conflicts_at, extra_s)
+        _evaluate_chunk(
+            kin, i[s : s + CHUNK_PAIRS], j[s : s + CHUNK_PAIRS], conflicts_at, extra_s, vertical_first
+        )
         for s in range(0, i.shape[0], CHUNK_PAIRS)
     ]
     return PairEvaluation.concat(parts)

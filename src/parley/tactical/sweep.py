@@ -361,7 +361,8 @@ class SweptGridDetector:
             return ev
         horizon = float(kin.lookahead_s.max()) + extra_s
         i, j = candidate_pairs(kin, epoch_s, horizon, focus)
-        return evaluate_pairs(kin, i, j, conflicts_at=epoch_s, extra_s=extra_s)
+        # the grid has pruned vertically already: no vertical pre-pass
+        return evaluate_pairs(kin, i, j, conflicts_at=epoch_s, extra_s=extra_s, vertical_first=False)
 
     def detect(
         self, tracks: TrackBatch, separation: Separation = DEFAULT_SEPARATION, *, epoch_s: float | None = None

@@ -41,7 +41,8 @@ class Conflict:
 
     @property
     def in_loss_of_separation(self) -> bool:
-        return self.t_in_s <= 0.0
+        """Already in loss of separation at the epoch."""
+        return self.t_in_s < 0.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -77,10 +77,9 @@ class _Columns:
         if "t_s" in names:
             self.t_s = np.array([float(r[names["t_s"]]) for r in rows])
         elif "t_utc" in names:
-            cache: dict[str, float] = {}
-            self.t_s = np.array(
-                [cache.get(t) or cache.setdefault(t, parse_utc(t)) for t in (r[names["t_utc"]] for r in rows)]
-            )
+            stamps = [r[names["t_utc"]] for r in rows]
+            seconds = {t: parse_utc(t) for t in set(stamps)}  # series repeat each time many times
+            self.t_s = np.array([seconds[t] for t in stamps])
 
     def batch(self, index: FloatArray | np.ndarray | slice = slice(None)) -> TrackBatch:
         v = self.values

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from parley.tactical.conflicts import Conflicts
+from parley.tactical.errors import InvalidTracks
 from parley.tactical.incremental import IncrementalDetector, UpdateStats
 from parley.tactical.tracks import FloatArray, TrackBatch
 
@@ -81,7 +82,12 @@ def _latest(batches: list[TrackBatch]) -> TrackBatch:
 
     def override(name: str) -> FloatArray | None:
         parts = [getattr(b, name) for b in batches]
-        return None if any(p is None for p in parts) else np.concatenate(parts)[rows]
+        if all(p is None for p in parts):
+            return None
+        if any(p is None for p in parts):
+            raise InvalidTracks(f"reports mix rows with and without {name}")
+        values: FloatArray = np.concatenate(parts)[rows]
+        return values
 
     return TrackBatch.from_columns(
         ids[rows],

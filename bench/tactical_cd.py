@@ -277,6 +277,7 @@ def main() -> None:
     }
     with open("/proc/cpuinfo") as fh:
         env["cpu"] = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "?")
+    env["load_average_at_start"] = os.getloadavg()[0]
     python = None if a.no_bluesky else bluesky_python()
     rows = []
     ns = [int(x) for x in a.ns.split(",") if x]
@@ -324,7 +325,10 @@ def main() -> None:
     (out / "results.json").write_text(
         json.dumps({"env": env, "rows": rows, "big": big, "streams": streams, "replays": replays}, indent=1)
     )
-    print(f"\n## Tactical conflict detection, 5 NM / 1000 ft / 300 s ({env['cpu']}, {env['cpus']} CPUs)\n")
+    print(
+        f"\n## Tactical conflict detection, 5 NM / 1000 ft / 300 s ({env['cpu']}, {env['cpus']} CPUs, "
+        f"load average {env['load_average_at_start']:.1f} at start, {os.getloadavg()[0]:.1f} at end)\n"
+    )
     print(
         "| N | Parley s | BlueSky CSTATEBASED s | speed-up | Parley pairs | BlueSky pairs | common | "
         "differ: vtie / geometry / other |"

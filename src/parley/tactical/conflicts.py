@@ -66,7 +66,10 @@ class Conflicts:
         ev = evaluation.select(np.flatnonzero(evaluation.window(epoch_s)))
         tcpa, t_in, t_out, dist = ev.at_epoch(epoch_s)
         # order by id without comparing strings pair by pair: rank the ids involved once
-        rows = np.unique(np.concatenate([ev.i, ev.j]))
+        involved = np.zeros(len(tracks), dtype=np.bool_)
+        involved[ev.i] = True
+        involved[ev.j] = True
+        rows = np.flatnonzero(involved)
         rank = np.empty(len(tracks), dtype=np.int64)
         rank[rows[np.argsort(tracks.ids[rows], kind="stable")]] = np.arange(rows.shape[0])
         ra, rb = rank[ev.i], rank[ev.j]

@@ -73,6 +73,10 @@ class PairEvaluation:
     def __len__(self) -> int:
         return int(self.i.shape[0])
 
+    def renumber(self, rows: IntArray) -> PairEvaluation:
+        """The same pairs with ``i`` and ``j`` mapped through ``rows`` (evaluated on reordered rows)."""
+        return PairEvaluation(rows[self.i], rows[self.j], *(getattr(self, name) for name in _FIELDS[2:]))
+
     def select(self, index: BoolArray | IntArray) -> PairEvaluation:
         return PairEvaluation(*(getattr(self, name)[index] for name in _FIELDS))
 

@@ -349,7 +349,7 @@ class SweptGridDetector:
         self, kin: Kinematics, epoch_s: float, focus: BoolArray | None = None, extra_s: float = 0.0
     ) -> PairEvaluation:
         """Pairs of ``kin`` in conflict at ``epoch_s`` (with a look-ahead longer by ``extra_s``; with
-        ``focus``, only pairs involving a focused row), each pair once, as ``i < j``."""
+        ``focus``, only pairs involving a focused row), each pair once."""
         if kin.n < self.brute_force_below:
             parts = [
                 evaluate_pairs(kin, i, j, conflicts_at=epoch_s, extra_s=extra_s)
@@ -360,9 +360,13 @@ class SweptGridDetector:
                 ev = ev.select(np.flatnonzero(focus[ev.i] | focus[ev.j]))
             return ev
         horizon = float(kin.lookahead_s.max()) + extra_s
-        i, j = candidate_pairs(kin, epoch_s, horizon, focus)
+        # work on the aircraft in a spatial order (cache-friendly gathers), report the original rows
+        order = kin.locality_order()
+        local = kin.take(order)
+        i, j = candidate_pairs(local, epoch_s, horizon, None if focus is None else focus[order])
         # the grid has pruned vertically already: no vertical pre-pass
-        return evaluate_pairs(kin, i, j, conflicts_at=epoch_s, extra_s=extra_s, vertical_first=False)
+        ev = evaluate_pairs(local, i, j, conflicts_at=epoch_s, extra_s=extra_s, vertical_first=False)
+        return ev.renumber(order)
 
     def detect(
         self, tracks: TrackBatch, separation: Separation = DEFAULT_SEPARATION, *, epoch_s: float | None = None

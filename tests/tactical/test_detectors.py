@@ -21,7 +21,7 @@ from parley.tactical import (
 )
 from parley.tactical.geometry import WGS84_E2, min_curvature_radius_m, prepare
 from parley.tactical.io import read_tracks
-from tests.tactical.strategies import batches, offset
+from tests.tactical.strategies import batches, encounters, offset
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "tactical"
 GEOMETRIES = st.sampled_from([Geometry.WGS84, Geometry.SPHERE])
@@ -175,3 +175,15 @@ def test_chord_leaves_the_pair_plane_by_less_than_the_pruning_bound(
     theta = 1.01 * chord / min_curvature_radius_m(Geometry.WGS84)
     assert abs(float(d @ n)) <= 0.01 * chord * theta + 1e-6
     assert WGS84_E2 < 0.01  # the bound's factor covers the ellipsoid's eccentricity
+
+
+@settings(max_examples=120, deadline=None)
+@given(encounters())
+def test_designed_encounters_are_found_by_both_detectors(encounter: tuple[str, TrackBatch]) -> None:
+    kind, batch = encounter
+    expected = AllPairsDetector().detect(batch)
+    assert ("A", "B") in expected.pairs(), kind
+    got = fast().detect(batch)
+    assert got.identical(expected)
+    shuffled = batch.take(np.arange(len(batch))[::-1])
+    assert fast().detect(shuffled).identical(expected)

@@ -156,9 +156,7 @@ class IncrementalDetector:
         alive[alive] &= ~(refresh[i[alive]] | refresh[j[alive]])
         # a loss of separation that ended before the epoch can never count again
         alive &= cache.t_out_s > epoch - cache.t_ref_s
-        keep = np.flatnonzero(alive)
-        cache = cache.select(keep)
-        cache = PairEvaluation(i[keep], j[keep], *(getattr(cache, f) for f in _PAYLOAD))
+        cache = cache.select(np.flatnonzero(alive)).renumber(new_row)
         kin = prepare(tracks, self.separation, self._detector.geometry)
         fresh = self._detector.evaluate(kin, epoch, focus=refresh, extra_s=self.slack_s)
         self._cache = PairEvaluation.concat([cache, fresh])
@@ -173,18 +171,3 @@ class IncrementalDetector:
             dropped=int(np.count_nonzero(stale & ~drop)),
         )
         return Conflicts.from_evaluation(tracks, self._cache, epoch)
-
-
-_PAYLOAD = (
-    "t_ref_s",
-    "lookahead_s",
-    "horizontal",
-    "tcpa_s",
-    "dcpa_m",
-    "t_in_s",
-    "t_out_s",
-    "dalt_cpa_m",
-    "d2",
-    "dw",
-    "w2",
-)

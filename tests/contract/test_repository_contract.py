@@ -413,22 +413,23 @@ def test_delete_expired(uow_factory: UowFactory) -> None:
         repo.upsert_subscription(subscription(23, old))  # expired but its dependent lives: kept
         repo.upsert_subscription(subscription(24, live, implicit=True))  # only dependent expired: removed
         repo.upsert_subscription(subscription(25, live, implicit=True))  # implicit with a dependent: kept
-        repo.upsert_subscription(subscription(26, live, implicit=True))  # implicit, no dependents: removed
+        # Implicit and live, never depended on (the services never leave one so): left to expire.
+        repo.upsert_subscription(subscription(26, live, implicit=True))
         uow.commit()
     with uow_factory() as uow:
         # Bounds are exclusive: an entity ending exactly at `before` is kept (oir 4 ends at 10:00).
-        assert uow.repo.delete_expired(t(10)) == 6
+        assert uow.repo.delete_expired(t(10)) == 5
         uow.commit()
     with uow_factory() as uow:
         repo = uow.repo
         remaining_oirs = {n for n in (1, 2, 3, 4) if repo.get_operational_intent(eid(n))}
         remaining_constraints = {n for n in (11, 12) if repo.get_constraint(eid(n))}
         remaining_subs = {n for n in range(21, 27) if repo.get_subscription(eid(n))}
-        assert (remaining_oirs, remaining_constraints, remaining_subs) == ({2, 4}, {12}, {22, 23, 25})
+        assert (remaining_oirs, remaining_constraints, remaining_subs) == ({2, 4}, {12}, {22, 23, 25, 26})
         # The deleted entities' cells are gone too: no search finds them.
         assert [o.id for o in repo.search_operational_intents(area())] == [eid(2), eid(4)]
         assert [c.id for c in repo.search_constraints(area())] == [eid(12)]
-        assert [s.id for s in repo.search_subscriptions(area())] == [eid(22), eid(23), eid(25)]
+        assert [s.id for s in repo.search_subscriptions(area())] == [eid(22), eid(23), eid(25), eid(26)]
         assert repo.delete_expired(t(10)) == 0
 
 

@@ -93,7 +93,11 @@ class DssRepository(Protocol):
     # -- housekeeping ----------------------------------------------------------------------------
     def delete_expired(self, before: datetime) -> int:
         """Delete every operational intent, constraint and subscription whose end time is before
-        ``before`` (and implicit subscriptions left without dependents); return how many."""
+        ``before`` (a subscription only once no operational intent depends on it), and the implicit
+        subscriptions whose last dependent expires now; return how many.
+
+        Implicit subscriptions lose their dependents only here: the services delete an implicit
+        subscription with the last intent that is deleted or moved off it."""
         ...
 
 

@@ -203,12 +203,17 @@ class MemoryRepository:
         return len(ended)
 
     def delete_expired(self, before: datetime) -> int:
+        expiring = {
+            o.subscription_id
+            for o in self._s.operational_intents.rows.values()
+            if o.extent.time_end is not None and o.extent.time_end < before
+        }
         removed = self._remove_ended(self._s.operational_intents, before)
         removed += self._remove_ended(self._s.constraints, before)
         dependents = {o.subscription_id for o in self._s.operational_intents.rows.values()}
         for sub in list(self._s.subscriptions.rows.values()):
             expired = sub.extent.time_end is not None and sub.extent.time_end < before
-            orphan = sub.implicit and sub.id not in dependents
+            orphan = sub.implicit and sub.id in expiring and sub.id not in dependents
             if (expired and sub.id not in dependents) or orphan:
                 self._remove(self._s.subscriptions, sub.id)
                 removed += 1

@@ -21,6 +21,9 @@ from sqlalchemy.engine import URL, Engine
 
 #: How long a SQLite transaction waits for the write lock before giving up, seconds.
 SQLITE_BUSY_TIMEOUT_S = 30.0
+#: SQLite page cache per connection, KiB, and how much of the file is memory-mapped, bytes.
+SQLITE_CACHE_KIB = 32 * 1024
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 #: Connections kept open per PostgreSQL engine (and as many more on demand).
 POSTGRES_POOL_SIZE = 10
 
@@ -109,6 +112,9 @@ def _sqlite_engine(url: URL, busy_timeout_s: float) -> Engine:
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
+            # A large index stays in memory: 32 MiB page cache per connection, reads memory-mapped.
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB:d}")
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES:d}")
         finally:
             cursor.close()
 

@@ -303,12 +303,20 @@ class SqlRepository:
         cutoff = mapping.to_us(before)
         removed = 0
         oi, c = tables.operational_intents, tables.constraints
+        # The subscriptions of the intents about to expire (by the time_end index, not a scan).
+        expiring = self._execute(
+            sa.select(oi.c.subscription_id)
+            .where(oi.c.time_end_us < cutoff, oi.c.subscription_id.is_not(None))
+            .distinct()
+        )
+        orphan_candidates = sorted(str(i) for i in expiring.scalars())
         removed += self._delete_where(_OPERATIONAL_INTENTS, oi.c.time_end_us < cutoff)
         removed += self._delete_where(_CONSTRAINTS, c.c.time_end_us < cutoff)
         s = tables.subscriptions
         # After the expired operational intents are gone: a subscription still depended on stays.
         depended_on = sa.exists().where(oi.c.subscription_id == s.c.id)
-        stale = sa.and_(~depended_on, sa.or_(s.c.time_end_us < cutoff, s.c.implicit.is_(True)))
+        orphaned = sa.and_(s.c.implicit.is_(True), s.c.id.in_(orphan_candidates))
+        stale = sa.and_(sa.or_(s.c.time_end_us < cutoff, orphaned), ~depended_on)
         removed += self._delete_where(_SUBSCRIPTIONS, stale)
         return removed
 

@@ -42,6 +42,8 @@ from parley.tactical.tracks import FloatArray, IntArray, TrackBatch
 
 #: At most this many time slices (more slices: tighter boxes but more keys).
 MAX_SLICES = 8
+#: A slice lasts as long as the fastest aircraft takes to fly this many rpz.
+SLICE_RPZ = 2.0
 #: Source entries per chunk of the pair search (bounds the temporaries; a few hundred thousand pairs).
 _SOURCE_CHUNK = 1 << 15
 #: Cosine of the angular radius beyond which a third horizontal coordinate is kept (60 degrees).
@@ -112,9 +114,8 @@ def _boxes(kin: Kinematics, epoch_s: float, horizon_s: float) -> _Boxes | None:
     out_of_plane = _out_of_plane_m(kin, horizon_s, age, rpz)
     if out_of_plane is None:
         return None
-    # a slice as long as it takes the fastest aircraft to fly 2 rpz: measured near the optimum from
-    # 1000 to 100 000 aircraft (the cost is flat around it)
-    slices = int(min(MAX_SLICES, max(1, math.ceil(vmax * horizon_s / (2.0 * rpz)))))
+    # SLICE_RPZ = 2 was measured near the optimum from 1000 to 100 000 aircraft (the cost is flat around it)
+    slices = int(min(MAX_SLICES, max(1, math.ceil(vmax * horizon_s / (SLICE_RPZ * rpz)))))
     tau = horizon_s / slices
     r0 = math.hypot(rpz, out_of_plane) * (1.0 + 1e-9) + 1e-3
     half_h = 0.5 * r0 + 0.5 * tau * kin.gs_mps
@@ -328,11 +329,12 @@ def _unique_pairs(i: IntArray, j: IntArray, n: int) -> tuple[IntArray, IntArray]
     """The distinct pairs among ``(i[k], j[k])``, ``i < j < n``, sorted."""
     if i.shape[0] < 2:
         return i, j
-    key = np.sort(i.astype(np.int64) * n + j)
+    bits = max(1, int(n).bit_length())
+    key = np.sort((i.astype(np.int64) << bits) | j)
     first = np.ones(key.shape[0], dtype=np.bool_)
     first[1:] = key[1:] != key[:-1]
     key = key[first]
-    return (key // n).astype(np.intp), (key % n).astype(np.intp)
+    return (key >> bits).astype(np.intp), (key & ((1 << bits) - 1)).astype(np.intp)
 
 
 class SweptGridDetector:

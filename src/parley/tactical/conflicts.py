@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from parley.tactical.cpa import PairEvaluation
-from parley.tactical.tracks import FloatArray, IntArray, StrArray, TrackBatch
+from parley.tactical.tracks import FloatArray, StrArray, TrackBatch
 
 #: Columns of :meth:`Conflicts.rows`, in order.
 CONFLICT_COLUMNS = ("id1", "id2", "tcpa_s", "dcpa_m", "t_in_s", "t_out_s", "dalt_cpa_m", "dist_m")
@@ -97,12 +97,6 @@ class Conflicts:
             dist_m=dist[order],
         )
 
-    @classmethod
-    def empty(cls, epoch_s: float = 0.0) -> Conflicts:
-        ids = np.zeros(0, dtype=np.str_)
-        z = np.zeros(0)
-        return cls(epoch_s, ids, ids, z, z, z, z, z, z)
-
     def __len__(self) -> int:
         return int(self.id1.shape[0])
 
@@ -130,10 +124,4 @@ class Conflicts:
             if f.name != "epoch_s"
             else self.epoch_s == other.epoch_s
             for f in fields(self)
-        )
-
-    def take(self, index: IntArray) -> Conflicts:
-        return Conflicts(
-            self.epoch_s,
-            *(getattr(self, f.name)[index] for f in fields(self) if f.name != "epoch_s"),
         )

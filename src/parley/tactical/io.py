@@ -24,7 +24,7 @@ import numpy as np
 
 from parley.tactical.conflicts import CONFLICT_COLUMNS, Conflicts
 from parley.tactical.errors import InvalidTracks
-from parley.tactical.tracks import FloatArray, StrArray, TrackBatch
+from parley.tactical.tracks import FloatArray, StrArray, TrackBatch, last_rows
 
 _ALIASES = {"lat_deg": "lat", "lon_deg": "lon"}
 _REQUIRED = ("id", "lat", "lon", "alt_m", "gs_mps", "trk_deg", "vs_mps")
@@ -124,10 +124,7 @@ def read_frames(source: str | Path | TextIO) -> list[tuple[float, TrackBatch]]:
     bounds = np.flatnonzero(np.diff(t_sorted)) + 1
     frames = []
     for rows in np.split(order, bounds):
-        ids = cols.ids[rows]
-        # last row of each id
-        _, last_rev = np.unique(ids[::-1], return_index=True)
-        rows = np.sort(rows[rows.shape[0] - 1 - last_rev])
+        rows = rows[last_rows(cols.ids[rows])]
         frames.append((float(cols.t_s[rows[0]]), cols.batch(rows)))
     return frames
 

@@ -15,7 +15,7 @@ import numpy as np
 from parley.tactical.conflicts import Conflicts
 from parley.tactical.errors import InvalidTracks
 from parley.tactical.incremental import IncrementalDetector, UpdateStats
-from parley.tactical.tracks import FloatArray, TrackBatch
+from parley.tactical.tracks import FloatArray, TrackBatch, last_rows
 
 
 def tick_times(times: Sequence[float], tick_s: float) -> list[float]:
@@ -73,8 +73,7 @@ def _latest(batches: list[TrackBatch]) -> TrackBatch:
     if not batches:
         return TrackBatch.from_columns([], lat_deg=[], lon_deg=[], alt_m=[], gs_mps=[], trk_deg=[], vs_mps=[])
     ids = np.concatenate([b.ids for b in batches])
-    _, last_rev = np.unique(ids[::-1], return_index=True)
-    rows = np.sort(ids.shape[0] - 1 - last_rev)
+    rows = last_rows(ids)
 
     def column(name: str) -> FloatArray:
         values: FloatArray = np.concatenate([getattr(b, name) for b in batches])[rows]

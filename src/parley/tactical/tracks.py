@@ -156,3 +156,14 @@ class TrackBatch:
             sub.flags.writeable = False
             values[f.name] = sub
         return TrackBatch(**values)
+
+
+def last_rows(ids: StrArray) -> IntArray:
+    """The row of the last occurrence of each id, in row order.
+
+    >>> last_rows(np.array(["A", "B", "A"])).tolist()
+    [1, 2]
+    """
+    _, first_of_reversed = np.unique(ids[::-1], return_index=True)
+    rows: IntArray = np.sort(ids.shape[0] - 1 - first_of_reversed)
+    return rows

@@ -39,7 +39,7 @@ from parley.tactical.errors import InvalidTracks
 from parley.tactical.geometry import prepare
 from parley.tactical.params import DEFAULT_SEPARATION, Geometry, Separation
 from parley.tactical.sweep import SweptGridDetector
-from parley.tactical.tracks import FloatArray, TrackBatch
+from parley.tactical.tracks import TrackBatch, concat_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,42 +51,6 @@ class UpdateStats:
     evaluated_rows: int
     cached_pairs: int
     dropped: int
-
-
-def _merge(kept: TrackBatch, reports: TrackBatch, separation: Separation) -> TrackBatch:
-    """The rows of ``kept`` then those of ``reports`` (overrides filled with defaults where one side
-    has none)."""
-
-    def column(name: str) -> FloatArray:
-        values: FloatArray = np.concatenate([getattr(kept, name), getattr(reports, name)])
-        return values
-
-    def override(name: str) -> FloatArray | None:
-        a, b = getattr(kept, name), getattr(reports, name)
-        if a is None and b is None:
-            return None
-        default = getattr(separation, name)
-        return np.concatenate(
-            [
-                np.full(len(kept), default) if a is None else a,
-                np.full(len(reports), default) if b is None else b,
-            ]
-        )
-
-    # both sides are validated batches and ``kept`` holds none of the reported ids: no need to check again
-    return TrackBatch(
-        np.concatenate([kept.ids, reports.ids]),
-        t_s=column("t_s"),
-        lat_deg=column("lat_deg"),
-        lon_deg=column("lon_deg"),
-        alt_m=column("alt_m"),
-        gs_mps=column("gs_mps"),
-        trk_deg=column("trk_deg"),
-        vs_mps=column("vs_mps"),
-        rpz_m=override("rpz_m"),
-        hpz_m=override("hpz_m"),
-        lookahead_s=override("lookahead_s"),
-    )
 
 
 class IncrementalDetector:
@@ -104,6 +68,11 @@ class IncrementalDetector:
             raise InvalidTracks(f"slack_s must be a finite number >= 0, got {slack_s!r}")
         self.separation = separation
         self.slack_s = slack_s
+        self._defaults = {
+            "rpz_m": separation.rpz_m,
+            "hpz_m": separation.hpz_m,
+            "lookahead_s": separation.lookahead_s,
+        }
         self._detector = SweptGridDetector(geometry, brute_force_below)
         self._tracks = TrackBatch.from_columns(
             [], lat_deg=[], lon_deg=[], alt_m=[], gs_mps=[], trk_deg=[], vs_mps=[]
@@ -144,7 +113,7 @@ class IncrementalDetector:
         keep_rows = np.flatnonzero(~(drop | stale))
         if max_age_s is not None and len(reports):
             reports = reports.take(np.flatnonzero(reports.t_s >= epoch - max_age_s))
-        tracks = _merge(old.take(keep_rows), reports, self.separation)
+        tracks = concat_rows([old.take(keep_rows), reports], defaults=self._defaults)
         # the cached pairs of rows kept, renumbered
         new_row = np.full(len(old), -1, dtype=np.intp)
         new_row[keep_rows] = np.arange(keep_rows.shape[0])

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from parley.tactical.conflicts import Conflicts
-from parley.tactical.errors import InvalidTracks
 from parley.tactical.incremental import IncrementalDetector, UpdateStats
-from parley.tactical.tracks import FloatArray, TrackBatch, last_rows
+from parley.tactical.tracks import TrackBatch, concat_rows, last_rows
 
 
 def tick_times(times: Sequence[float], tick_s: float) -> list[float]:
@@ -72,32 +71,4 @@ def _latest(batches: list[TrackBatch]) -> TrackBatch:
         return batches[0]
     if not batches:
         return TrackBatch.from_columns([], lat_deg=[], lon_deg=[], alt_m=[], gs_mps=[], trk_deg=[], vs_mps=[])
-    ids = np.concatenate([b.ids for b in batches])
-    rows = last_rows(ids)
-
-    def column(name: str) -> FloatArray:
-        values: FloatArray = np.concatenate([getattr(b, name) for b in batches])[rows]
-        return values
-
-    def override(name: str) -> FloatArray | None:
-        parts = [getattr(b, name) for b in batches]
-        if all(p is None for p in parts):
-            return None
-        if any(p is None for p in parts):
-            raise InvalidTracks(f"reports mix rows with and without {name}")
-        values: FloatArray = np.concatenate(parts)[rows]
-        return values
-
-    return TrackBatch.from_columns(
-        ids[rows],
-        t_s=column("t_s"),
-        lat_deg=column("lat_deg"),
-        lon_deg=column("lon_deg"),
-        alt_m=column("alt_m"),
-        gs_mps=column("gs_mps"),
-        trk_deg=column("trk_deg"),
-        vs_mps=column("vs_mps"),
-        rpz_m=override("rpz_m"),
-        hpz_m=override("hpz_m"),
-        lookahead_s=override("lookahead_s"),
-    )
+    return concat_rows(batches, rows=last_rows(np.concatenate([b.ids for b in batches])))

@@ -19,7 +19,7 @@ everything once, so the detectors need not.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, TypeAlias
 
@@ -156,6 +156,49 @@ class TrackBatch:
             sub.flags.writeable = False
             values[f.name] = sub
         return TrackBatch(**values)
+
+
+def concat_rows(
+    batches: Sequence[TrackBatch],
+    *,
+    defaults: Mapping[str, float] | None = None,
+    rows: IntArray | None = None,
+) -> TrackBatch:
+    """The rows of ``batches`` one after the other (then only ``rows`` of them, if given), validated
+    again. A per-aircraft minimum that some batches have and others lack is filled from ``defaults``
+    (``InvalidTracks`` without them)."""
+    pick = slice(None) if rows is None else rows
+
+    def column(name: str) -> FloatArray:
+        values: FloatArray = np.concatenate([getattr(b, name) for b in batches])[pick]
+        return values
+
+    def override(name: str) -> FloatArray | None:
+        parts = [getattr(b, name) for b in batches]
+        if all(p is None for p in parts):
+            return None
+        if any(p is None for p in parts) and (defaults is None or name not in defaults):
+            raise InvalidTracks(f"rows with and without {name} and no default for it")
+        filled = [
+            np.full(len(b), defaults[name]) if p is None and defaults else p
+            for b, p in zip(batches, parts, strict=True)
+        ]
+        values: FloatArray = np.concatenate(filled)[pick]
+        return values
+
+    return TrackBatch.from_columns(
+        np.concatenate([b.ids for b in batches])[pick],
+        t_s=column("t_s"),
+        lat_deg=column("lat_deg"),
+        lon_deg=column("lon_deg"),
+        alt_m=column("alt_m"),
+        gs_mps=column("gs_mps"),
+        trk_deg=column("trk_deg"),
+        vs_mps=column("vs_mps"),
+        rpz_m=override("rpz_m"),
+        hpz_m=override("hpz_m"),
+        lookahead_s=override("lookahead_s"),
+    )
 
 
 def last_rows(ids: StrArray) -> IntArray:

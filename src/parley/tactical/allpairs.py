@@ -42,9 +42,10 @@ class AllPairsDetector:
         self.geometry = geometry
         self.block_pairs = block_pairs
 
-    def evaluate(self, kin: Kinematics, epoch_s: float) -> PairEvaluation:
+    def evaluate(self, kin: Kinematics, epoch_s: float, extra_s: float = 0.0) -> PairEvaluation:
+        """Every pair of ``kin`` in conflict at ``epoch_s`` (look-ahead longer by ``extra_s``)."""
         parts = [
-            evaluate_pairs(kin, i, j, conflicts_at=epoch_s)
+            evaluate_pairs(kin, i, j, conflicts_at=epoch_s, extra_s=extra_s)
             for i, j in all_pairs_blocks(kin.n, self.block_pairs)
         ]
         return PairEvaluation.concat(parts)

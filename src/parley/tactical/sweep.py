@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from parley.tactical.allpairs import all_pairs_blocks
+from parley.tactical.allpairs import AllPairsDetector, all_pairs_blocks
 from parley.tactical.conflicts import Conflicts
 from parley.tactical.cpa import BoolArray, PairEvaluation, evaluate_pairs
 from parley.tactical.errors import InvalidTracks
@@ -353,14 +353,8 @@ class SweptGridDetector:
         """Pairs of ``kin`` in conflict at ``epoch_s`` (with a look-ahead longer by ``extra_s``; with
         ``focus``, only pairs involving a focused row), each pair once."""
         if kin.n < self.brute_force_below:
-            parts = [
-                evaluate_pairs(kin, i, j, conflicts_at=epoch_s, extra_s=extra_s)
-                for i, j in all_pairs_blocks(kin.n, 1 << 20)
-            ]
-            ev = PairEvaluation.concat(parts)
-            if focus is not None:
-                ev = ev.select(np.flatnonzero(focus[ev.i] | focus[ev.j]))
-            return ev
+            ev = AllPairsDetector(self.geometry).evaluate(kin, epoch_s, extra_s)
+            return ev if focus is None else ev.select(np.flatnonzero(focus[ev.i] | focus[ev.j]))
         horizon = float(kin.lookahead_s.max()) + extra_s
         # work on the aircraft in a spatial order (cache-friendly gathers), report the original rows
         order = kin.locality_order()

@@ -27,9 +27,9 @@ from parley.domain.entities import (
     UssAvailabilityState,
 )
 from parley.domain.extent import Extent4D
-from parley.ports.repositories import DssRepository, UnitOfWork
+from parley.ports.repositories import DssRepository, UnitOfWorkFactory
 
-UowFactory = Callable[[], UnitOfWork]
+UowFactory = UnitOfWorkFactory
 
 MIN_CELL = -(2**63)
 MAX_CELL = 2**63 - 1
@@ -586,3 +586,14 @@ def test_search_equals_brute_force(
         assert [s.id for s in repo.search_subscriptions(search_area)] == expected
         notified = repo.notify_subscriptions(search_area, for_operational_intents=True, for_constraints=False)
         assert [(s.id, s.notification_index) for s in notified] == [(i, 1) for i in expected]
+
+
+def test_availabilities_in_one_lookup(uow_factory: UowFactory) -> None:
+    with uow_factory() as uow:
+        uow.repo.set_uss_availability(UssAvailability(Manager("uss1"), UssAvailabilityState.DOWN, "v1"))
+        uow.repo.set_uss_availability(UssAvailability(Manager("uss2"), UssAvailabilityState.NORMAL, "v2"))
+        uow.commit()
+    with uow_factory(readonly=True) as uow:
+        found = uow.repo.get_uss_availabilities({Manager("uss1"), Manager("uss3")})
+        assert found == {Manager("uss1"): UssAvailability(Manager("uss1"), UssAvailabilityState.DOWN, "v1")}
+        assert uow.repo.get_uss_availabilities(set()) == {}

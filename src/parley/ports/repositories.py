@@ -15,6 +15,7 @@ overlapping time windows, bounds closed, ``None`` meaning unbounded.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -85,6 +86,10 @@ class DssRepository(Protocol):
 
     # -- USS availability and reports --------------------------------------------------------
     def get_uss_availability(self, uss: Manager) -> UssAvailability | None: ...
+
+    def get_uss_availabilities(self, usses: Collection[Manager]) -> dict[Manager, UssAvailability]:
+        """The availability records of those of ``usses`` that have one (one lookup for many)."""
+        ...
 
     def set_uss_availability(self, availability: UssAvailability) -> None: ...
 

@@ -47,7 +47,7 @@ from parley.domain.ovn import mint_ovn, ovn_from_suffix
 from parley.ports.repositories import DssRepository
 from parley.services.context import DssContext
 from parley.services.transact import transact
-from parley.services.views import OirView, Scopes, availability_of, oir_views
+from parley.services.views import OirView, Scopes, availabilities_of, availability_of, oir_views
 
 #: Scope needed for the off-nominal states (astm.f3548.v21.SCD0100).
 CMSA_SCOPE = "utm.conformance_monitoring_sa"
@@ -303,9 +303,8 @@ def _check_key(
         if o.id != entity_id and o.state.requires_key and o.ovn not in key
     ]
     # Accepted (not yet flying) intents of a USS marked Down are not deconflicted against
-    down = {
-        m for m in {o.manager for o in candidates} if availability_of(repo, m) is UssAvailabilityState.DOWN
-    }
+    candidate_availability = availabilities_of(repo, (o.manager for o in candidates))
+    down = {m for m, state in candidate_availability.items() if state is UssAvailabilityState.DOWN}
     missing_ops = [
         o for o in candidates if not (o.manager in down and o.state is OperationalIntentState.ACCEPTED)
     ]
@@ -319,7 +318,7 @@ def _check_key(
             operational_intents=missing_ops,
             constraints=missing_constraints,
             requester=requester,
-            availability={m: availability_of(repo, m) for m in managers},
+            availability=availabilities_of(repo, managers),
         )
 
 

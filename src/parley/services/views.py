@@ -4,7 +4,7 @@ from USSs that do not manage the entity (they must obtain it from the manager, a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from parley.domain.entities import (
@@ -54,11 +54,19 @@ def availability_of(repo: DssRepository, uss: Manager) -> UssAvailabilityState:
     return UssAvailabilityState.UNKNOWN if record is None else record.availability
 
 
+def availabilities_of(repo: DssRepository, usses: Iterable[Manager]) -> dict[Manager, UssAvailabilityState]:
+    """The availability of each of ``usses`` (Unknown where none was set), in one lookup."""
+    wanted = set(usses)
+    records = repo.get_uss_availabilities(wanted) if wanted else {}
+    unknown = UssAvailabilityState.UNKNOWN
+    return {uss: records[uss].availability if uss in records else unknown for uss in wanted}
+
+
 def oir_views(
     repo: DssRepository, oirs: Sequence[OperationalIntentReference], requester: Manager
 ) -> list[OirView]:
-    """``requester``'s views of references (one availability lookup per manager)."""
-    known = {m: availability_of(repo, m) for m in {o.manager for o in oirs}}
+    """``requester``'s views of references (one availability lookup for all their managers)."""
+    known = availabilities_of(repo, (o.manager for o in oirs))
     return [OirView(o, known[o.manager]).for_requester(requester) for o in oirs]
 
 
@@ -66,7 +74,7 @@ def constraint_views(
     repo: DssRepository, constraints: Sequence[ConstraintReference], requester: Manager
 ) -> list[ConstraintView]:
     """``requester``'s views of constraint references."""
-    known = {m: availability_of(repo, m) for m in {c.manager for c in constraints}}
+    known = availabilities_of(repo, (c.manager for c in constraints))
     return [ConstraintView(c, known[c.manager]).for_requester(requester) for c in constraints]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
@@ -170,6 +170,10 @@ class MemoryRepository:
     # availability and reports
     def get_uss_availability(self, uss: Manager) -> UssAvailability | None:
         return self._s.availability.get(uss)
+
+    def get_uss_availabilities(self, usses: Collection[Manager]) -> dict[Manager, UssAvailability]:
+        found = (self._s.availability.get(uss) for uss in usses)
+        return {record.uss: record for record in found if record is not None}
 
     def set_uss_availability(self, availability: UssAvailability) -> None:
         table = self._s.availability

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +46,11 @@ T = TypeVar("T")
 
 #: Textual statements by dialect and SQL string (a bounded set: a few shapes per entity kind and dialect).
 _TEXT_CACHE: dict[tuple[bool, str], sa.TextClause] = {}
+
+#: The availability records of several USSs, in one statement (an expanding IN list).
+_AVAILABILITIES = sa.select(tables.uss_availability).where(
+    tables.uss_availability.c.uss.in_(sa.bindparam("usses", expanding=True))
+)
 
 #: PostgreSQL SQLSTATEs of transactions aborted because of concurrent ones: retrying may succeed.
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
@@ -289,6 +294,15 @@ class SqlRepository:
         sql = f"SELECT * FROM {tables.uss_availability.name} WHERE uss = :uss"
         row = self._execute_text(sql, {"uss": uss}).mappings().first()
         return None if row is None else mapping.availability_from_row(row)
+
+    def get_uss_availabilities(self, usses: Collection[Manager]) -> dict[Manager, UssAvailability]:
+        if not usses:
+            return {}
+        connection = self._connection()
+        with translate_errors():
+            result = connection.execute(_AVAILABILITIES, {"usses": sorted(usses)})
+        records = (mapping.availability_from_row(row) for row in result.mappings())
+        return {record.uss: record for record in records}
 
     def set_uss_availability(self, availability: UssAvailability) -> None:
         row = mapping.availability_row(availability)

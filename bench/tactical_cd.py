@@ -258,7 +258,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ns", default="1000,2000,5000,10000,20000")
     ap.add_argument("--big", type=int, default=100_000, help="Parley alone at this N (0: skip)")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--bluesky-repeats", type=int, default=3)
     ap.add_argument("--no-bluesky", action="store_true")
     ap.add_argument("--no-replay", action="store_true")
@@ -286,12 +286,19 @@ def main() -> None:
         snapshot = tactical_data.write_snapshot(tactical_data.synthetic(n), out / f"synthetic_N{n}.csv")
         batch = read_tracks(snapshot)
         median, times, pairs = time_parley(batch, a.repeats)
-        row: dict = {"n": n, "parley_s": median, "parley_times_s": times, "parley_pairs": len(pairs)}
+        row: dict = {
+            "n": n,
+            "parley_s": median,
+            "parley_min_s": min(times),
+            "parley_times_s": times,
+            "parley_pairs": len(pairs),
+        }
         if python is not None:
             bs = run_bluesky(python, snapshot, out / f"pairs_bluesky_N{n}.csv", a.bluesky_repeats)
             bs_pairs = read_pairs(out / f"pairs_bluesky_N{n}.csv")
             row.update(
                 bluesky_s=bs["median_s"],
+                bluesky_min_s=min(bs["times_s"]),
                 bluesky_times_s=bs["times_s"],
                 bluesky_pairs=len(bs_pairs),
                 speedup=bs["median_s"] / median,
@@ -331,14 +338,15 @@ def main() -> None:
         f"load average {env['load_average_at_start']:.1f} at start, {os.getloadavg()[0]:.1f} at end)\n"
     )
     print(
-        "| N | Parley s | BlueSky CSTATEBASED s | speed-up | Parley pairs | BlueSky pairs | common | "
-        "differ: vtie / geometry / other |"
+        "| N | Parley s median (min) | BlueSky CSTATEBASED s median (min) | speed-up of medians | Parley pairs "
+        "| BlueSky pairs | common | differ: vtie / geometry / other |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         d = r.get("differences", {})
         print(
-            f"| {r['n']} | {r['parley_s']:.4f} | {r.get('bluesky_s', float('nan')):.3f} | "
+            f"| {r['n']} | {r['parley_s']:.4f} ({r['parley_min_s']:.4f}) | "
+            f"{r.get('bluesky_s', float('nan')):.3f} ({r.get('bluesky_min_s', float('nan')):.3f}) | "
             f"{r.get('speedup', float('nan')):.0f}x | {r['parley_pairs']} | {r.get('bluesky_pairs', '-')} | "
             f"{r.get('common', '-')} | {d.get('vtie', '-')} / {d.get('geometry', '-')} / {d.get('other', '-')} |"
         )

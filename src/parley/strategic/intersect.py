@@ -18,17 +18,24 @@ during a common instant.
 The broad phase rejects pairs on time, altitude and ECEF boxes (vectorised over all pairs). The
 exact phase works in local frames (:mod:`parley.strategic.frame`):
 
-- polygon-polygon: shapely ``intersects``; for pairs that meet, the intersection ``I`` is
-  accepted at once when ``area(I) > h * perimeter(I)`` (each part of ``I`` is simply connected,
-  and for such a region the inradius is at least area / perimeter, so a disc of radius ``h``
-  fits), else when ``I`` shrunk by ``h`` is not empty;
+- polygon-polygon: shapely ``intersects``; a pair that meets is accepted at once when a *probe*
+  (the centre of the overlap of the two bounding boxes, either centroid, points between the
+  centroids) lies more than ``h`` inside both polygons: a disc of radius ``h`` fits there. Else
+  the intersection ``I`` is computed and accepted when ``area(I) > h * perimeter(I)`` (each part
+  of ``I`` is simply connected, and for such a region the inradius is at least area / perimeter),
+  else when ``I`` shrunk by ``h`` is not empty, else refused;
 - circle-polygon, in the frame centred on the circle, where the circle is a Euclidean circle of
-  radius ``rho``: rejected when the polygon lies at ``rho - h`` or more from the centre; accepted
-  when the centre is inside the polygon at more than ``h`` from its boundary, or when the polygon's
-  overlap with a polygon inscribed in the circle passes the area test; else decided exactly by the
-  distance from the centre to the polygon shrunk by ``h`` (``< rho - h``);
+  radius ``rho``: refused when the polygon lies ``rho - h`` or more from the centre; accepted when
+  a probe (the centre first) lies within ``rho - h`` of the centre and more than ``h`` inside the
+  polygon, or when the polygon's overlap with a polygon inscribed in the circle passes the area
+  test; else decided by the distance from the centre to the polygon shrunk by ``h``
+  (``< rho - h``);
 - circle-circle: the geodesic distance between the centres (Karney, through PROJ) is below
   ``r1 + r2 - 2 h``, and both radii exceed ``h``.
+
+The quick tests only ever accept what the exact test accepts (``tests/strategic`` checks both
+paths give the same verdicts). The overlap drawn for a report (:meth:`Exact.regions`) is computed
+only when asked for.
 
 Shrinking (a negative shapely buffer) replaces the arcs at reflex corners by chords of 16
 segments per quadrant, an error below 0.01 mm.

@@ -46,7 +46,7 @@ bench-dss: install system-deps
 ## Tactical conflict detection beside BlueSky's C++ detector (1k-20k aircraft), Parley alone at 100k, and the
 ## replay of a recorded hour of real ADS-B; the first run creates BlueSky's own virtualenv under ~/.cache.
 bench-tactical: install
-	$(BIN)/python bench/tactical_cd.py
+	$(BIN)/python bench/tactical.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

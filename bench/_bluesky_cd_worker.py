@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs inside the BlueSky virtualenv (see bench/tactical_cd.py): times BlueSky's own C++ state-based
+"""Runs inside the BlueSky virtualenv (see bench/tactical.py): times BlueSky's own C++ state-based
 conflict detection, ``bluesky.traffic.asas.cstatebased.detect`` ("CDMETHOD CSTATEBASED"), on a snapshot
 CSV, called exactly as BlueSky's ConflictDetection.update() calls it, and writes the unordered
 conflicting pairs. No BlueSky code is copied here: it is imported and called.

@@ -18,8 +18,8 @@ N), peak memory measured in a child process; the incremental mode on a stream ov
 10 % of the aircraft reporting each second) beside a full recomputation; and the replay of a recorded hour
 of real ADS-B traffic (``bench/tactical_data.py``), every tick checked against a full recomputation.
 
-    python bench/tactical_cd.py                        # everything (about 3 minutes on 2 cores)
-    python bench/tactical_cd.py --ns 1000,2000 --big 0 --no-replay --no-bluesky
+    python bench/tactical.py                        # everything (about 3 minutes on 2 cores)
+    python bench/tactical.py --ns 1000,2000 --big 0 --no-replay --no-bluesky
 """
 
 from __future__ import annotations

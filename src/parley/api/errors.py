@@ -2,7 +2,8 @@
 
 Domain errors map to the statuses of the closed hierarchy in :mod:`parley.domain.errors`; a status
 that the called operation does not declare in the standard (for example 404 on a PUT, or 413 on a
-subscription) becomes 400, which every operation declares. Authentication errors are 401 with a
+subscription) becomes 400, which every operation declares; contention that outlasted the retries
+(:class:`ContentionExhausted`) is 409 where declared, else 429. Authentication errors are 401 with a
 ``WWW-Authenticate`` header, authorization errors 403. Every body is the standard's
 ``ErrorResponse`` (``{"message": ...}``), except key conflicts on operational intents, which get
 an ``AirspaceConflictResponse``. Unexpected errors are logged and answered 500 without details.
@@ -22,6 +23,7 @@ from parley.api.auth import AuthenticationError, AuthorizationError
 from parley.api.wire import f3548v21 as wire
 from parley.domain.errors import (
     Conflict,
+    ContentionExhausted,
     InvalidInput,
     MissingOvns,
     NotFound,
@@ -46,6 +48,14 @@ def _status_for(exc: ParleyError) -> int:
     if isinstance(exc, UssDown):
         return 412
     return 400
+
+
+def _contention_status(request: Request) -> int:
+    """409 where the operation declares it (F3548: "Despite repeated attempts, the DSS was unable
+    to complete the update because of other simultaneous changes"); elsewhere 429, the status every
+    operation declares for "retry later", rather than 400, which would call the request invalid."""
+    status = _declared(request, 409)
+    return status if status == 409 else _declared(request, 429)
 
 
 def _declared(request: Request, status: int) -> int:
@@ -106,7 +116,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ParleyError)
     async def domain_error(request: Request, exc: ParleyError) -> JSONResponse:
-        status = _declared(request, _status_for(exc))
+        if isinstance(exc, ContentionExhausted):
+            status = _contention_status(request)
+        else:
+            status = _declared(request, _status_for(exc))
         if status == 409 and isinstance(exc, Conflict):
             body = _conflict_body(request, exc)
             if body is not None:

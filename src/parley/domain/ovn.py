@@ -53,7 +53,8 @@ def ovn_from_suffix(entity_id: EntityId, suffix: str, now: datetime) -> Ovn:
             f"requested_ovn_suffix `{suffix}` is {skew.total_seconds():.0f} s away from the DSS's time "
             f"(at most {MAX_OVN_SUFFIX_SKEW.total_seconds():.0f} s)"
         )
-    return Ovn(f"{entity_id}_{parsed}")
+    # `{entityid}_{requested_ovn_suffix}`: the suffix as sent, not re-spelled (as the reference DSS)
+    return Ovn(f"{entity_id}_{suffix}")
 
 
 def validate_ovn(value: str) -> Ovn:

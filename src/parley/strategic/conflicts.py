@@ -241,14 +241,11 @@ def _prepared(op: Operation | PreparedOperation, *, subject: bool) -> PreparedOp
     return prepare(op, check_simple=subject)
 
 
-def _bound(value: float) -> float | None:
-    return None if math.isinf(value) else float(value)
-
-
 def _conflicting_pairs(
     subject: PreparedOperation, others: list[PreparedOperation], precision_m: float
 ) -> tuple[dict[int, list[VolumeOverlap]], int, int]:
-    """Overlaps of ``subject``'s volumes with each other operation (by index into ``others``)."""
+    """Overlaps of ``subject``'s volumes with each other operation (by index into ``others``), in
+    the order of the subject's volumes, then the other's (the broad phase's order)."""
     table = stack([subject, *others])
     split = len(subject)
     i, j = broad_phase(table, split, precision_m)
@@ -260,8 +257,8 @@ def _conflicting_pairs(
     hits = np.flatnonzero(exact.conflict).astype(np.int64)
     footprints = _Footprints(exact, hits)
     a, b = i[hits], j[hits]
-    lows = np.maximum(table.alt_lo[a], table.alt_lo[b]).tolist()
-    highs = np.minimum(table.alt_hi[a], table.alt_hi[b]).tolist()
+    lows = [None if math.isinf(x) else x for x in np.maximum(table.alt_lo[a], table.alt_lo[b]).tolist()]
+    highs = [None if math.isinf(x) else x for x in np.minimum(table.alt_hi[a], table.alt_hi[b]).tolist()]
     starts = np.maximum(table.t_start_us[a], table.t_start_us[b])
     ends = np.minimum(table.t_end_us[a], table.t_end_us[b])
     instants = np.unique(np.concatenate([starts, ends]))
@@ -281,8 +278,8 @@ def _conflicting_pairs(
             VolumeOverlap(
                 subject_volume=subject.refs[la],
                 other_volume=others[other].refs[lb],
-                altitude_lower_m=_bound(lo),
-                altitude_upper_m=_bound(hi),
+                altitude_lower_m=lo,
+                altitude_upper_m=hi,
                 time_start=when[t0],
                 time_end=when[t1],
                 region=Region(footprints, n),
@@ -350,7 +347,7 @@ def check(
                 blocking=blocks,
                 reason=reason,
                 explanation=why,
-                overlaps=tuple(sorted(found[k], key=lambda o: (o.subject_volume, o.other_volume))),
+                overlaps=tuple(found[k]),
             )
         )
     return CheckResult(

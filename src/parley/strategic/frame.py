@@ -111,14 +111,16 @@ class Frames:
         return scale, shift
 
     def _forward(self, xyz: F64, f: Index | int) -> F64:
-        o, ea, no, up = self.origin[f], self.east[f], self.north[f], self.up[f]
-        px, py, pz = xyz[:, 0] - o[..., 0], xyz[:, 1] - o[..., 1], xyz[:, 2] - o[..., 2]
-        u = px * up[..., 0] + py * up[..., 1] + pz * up[..., 2]
+        def col(a: F64, c: int) -> F64 | np.float64:
+            return a[f, c] if isinstance(f, int) else np.take(a[:, c], f)
+
+        px, py, pz = (xyz[:, c] - col(self.origin, c) for c in range(3))
+        u = px * col(self.up, 0) + py * col(self.up, 1) + pz * col(self.up, 2)
         if np.any(u <= 0.0):
             raise ValueError("a point lies a quarter of the Earth or more from its frame's centre")
-        k = self.r_m[f] / u
-        x = k * (px * ea[..., 0] + py * ea[..., 1] + pz * ea[..., 2])
-        y = k * (px * no[..., 0] + py * no[..., 1] + pz * no[..., 2])
+        k = (self.r_m[f] if isinstance(f, int) else np.take(self.r_m, f)) / u
+        x = k * (px * col(self.east, 0) + py * col(self.east, 1) + pz * col(self.east, 2))
+        y = k * (px * col(self.north, 0) + py * col(self.north, 1) + pz * col(self.north, 2))
         scale, shift = self._corrections(x, y, f)
         # |shift| < 1e-5 rad within the envelope: cos and sin to 1e-16 from their series
         c, s = 1.0 - shift * shift / 2.0, shift

@@ -185,9 +185,10 @@ class Exact:
                     circle_polygon(float(r), report_vertices(float(r), self._h)) for r in self._rho[one]
                 ]
                 self._region[one] = shapely.intersection(self._a[one], discs)
-            for k in todo[_is_none(self._a[todo])]:
-                self._region[k] = _circle_lens(
-                    self.frames, int(self.frame_of[k]), self._table, int(self._i[k]), int(self._j[k]), self._h
+            lens = todo[_is_none(self._a[todo])]
+            if lens.size:
+                self._region[lens] = _circle_lenses(
+                    self.frames, self.frame_of[lens], self._table, self._i[lens], self._j[lens], self._h
                 )
         return np.asarray(self._region[ks], dtype=object)
 
@@ -419,15 +420,16 @@ def _circle_polygon_pairs(out: Exact, cp: I64, poly: Geoms, rho: F64, vols: I64,
     out._rho[cp[near]] = r
 
 
-def _circle_lens(frames: Frames, f: int, t: Table, a: int, b: int, tolerance_m: float) -> shapely.Geometry:
-    """Overlap of two circles in the frame centred on the first one (both drawn from geodesic
-    points: the second is not centred in this frame)."""
-    shapes = []
-    for v in (a, b):
-        r = float(t.radius_m[v])
-        n = report_vertices(frames.radius_of(np.array([r]), np.array([f]))[0], tolerance_m)
-        az = np.linspace(0.0, 360.0, n, endpoint=False)
-        lng, lat, _ = geod().fwd(np.full(n, t.centre_lng[v]), np.full(n, t.centre_lat[v]), az, np.full(n, r))
-        xy = frames.forward(geodetic_to_ecef(np.asarray(lat), np.asarray(lng)), np.full(n, f, dtype=np.intp))
-        shapes.append(shapely.Polygon(xy))
-    return shapely.intersection(shapes[0], shapes[1])
+def _circle_lenses(frames: Frames, f: I64, t: Table, a: I64, b: I64, tolerance_m: float) -> Geoms:
+    """Overlaps of circles ``a[k]`` and ``b[k]`` in frames ``f[k]`` (centred on ``a[k]``): the first
+    drawn about the origin, the second from points of the geodesic circle (not centred there)."""
+    ra, rb = frames.radius_of(t.radius_m[a], f), frames.radius_of(t.radius_m[b], f)
+    first = np.empty(a.size, dtype=object)
+    first[:] = [circle_polygon(float(r), report_vertices(float(r), tolerance_m)) for r in ra]
+    counts = np.array([report_vertices(float(r), tolerance_m) for r in rb], dtype=np.int64)
+    owner = np.repeat(np.arange(a.size), counts)
+    az = np.concatenate([np.linspace(0.0, 360.0, int(n), endpoint=False) for n in counts])
+    lng, lat, _ = geod().fwd(t.centre_lng[b][owner], t.centre_lat[b][owner], az, t.radius_m[b][owner])
+    xy = frames.forward(geodetic_to_ecef(np.asarray(lat), np.asarray(lng)), f[owner].astype(np.intp))
+    second = shapely.polygons(shapely.linearrings(xy, indices=owner))
+    return np.asarray(shapely.intersection(first, second), dtype=object)

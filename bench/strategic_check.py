@@ -16,7 +16,8 @@ Scenarios (seed 0, around 47.0 N 8.0 E, a 40 km route flown over 2 hours):
 Each scenario is timed ``cold`` (the others given as plain operations: validation, ECEF, broad
 and exact phases, reports) and ``warm`` (the others prepared and validated beforehand, as a party node
 that caches what it learns from peers; the subject is still prepared in the timing). Figures:
-median and p95 over ``--repeats`` runs, after one untimed run; ``+maps`` is the median of the
+median and p95 over ``--repeats`` runs, after one untimed run, and the median CPU time of this
+process (close to an idle machine's wall-clock time when other work shares the cores); ``+maps`` is the median of the
 check followed by drawing every conflict's GeoJSON footprint (drawn on demand, not by the check).
 Columns: volume pairs considered, pairs past the broad phase, conflicting volume pairs,
 conflicting operations, blocking ones.
@@ -114,14 +115,17 @@ def other_operations(rng: np.random.Generator, dense: bool, circles: bool) -> li
     return ops
 
 
-def _timed(fn: Callable[[], object], repeats: int) -> tuple[list[float], object]:
+def _timed(fn: Callable[[], object], repeats: int) -> tuple[list[float], list[float], object]:
+    """Wall-clock and CPU milliseconds of each run (CPU time is what this process used: on a busy
+    machine it stays near what an idle one would show, while wall-clock time grows)."""
     result = fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
-        times.append((time.perf_counter() - t) * 1000.0)
-    return times, result
+        wall.append((time.perf_counter() - t) * 1000.0)
+        cpu.append((time.process_time() - c) * 1000.0)
+    return wall, cpu, result
 
 
 def _draw_after(run: Callable[[], CheckResult]) -> int:
@@ -159,7 +163,8 @@ def main() -> None:
     )
     print(f"load average {os.getloadavg()[0]:.2f} (other work on this machine slows every figure)")
     print(
-        f"{'scenario':<14} {'mode':<5} {'median ms':>9} {'p95 ms':>7} {'+maps ms':>10} {'pairs':>7} {'exact':>6} "
+        f"{'scenario':<14} {'mode':<5} {'median ms':>9} {'p95 ms':>7} {'cpu ms':>7} {'+maps ms':>10} "
+        f"{'pairs':>7} {'exact':>6} "
         f"{'vol.conf':>8} {'ops':>4} {'blocking':>8}"
     )
     for name in args.scenarios.split(","):
@@ -169,13 +174,14 @@ def main() -> None:
         prepared = prepare_all(others)
         for mode, pool in (("cold", others), ("warm", prepared)):
             run = functools.partial(check, subject, pool)
-            times, result = _timed(run, args.repeats)
-            with_maps, _ = _timed(functools.partial(_draw_after, run), max(3, args.repeats // 3))
+            times, cpu, result = _timed(run, args.repeats)
+            with_maps, _, _ = _timed(functools.partial(_draw_after, run), max(3, args.repeats // 3))
             assert isinstance(result, CheckResult)
             conflicts = result.conflicts
             volume_pairs = sum(len(c.overlaps) for c in conflicts)
             print(
                 f"{name:<14} {mode:<5} {statistics.median(times):>9.1f} {_p95(times):>7.1f} "
+                f"{statistics.median(cpu):>7.1f} "
                 f"{statistics.median(with_maps):>10.1f} "
                 f"{result.pairs_considered:>7} {result.pairs_exact:>6} {volume_pairs:>8} {len(conflicts):>4} "
                 f"{len(result.blocking):>8}"

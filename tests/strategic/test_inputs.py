@@ -132,3 +132,24 @@ def test_f3548_outlines_must_be_exactly_one_and_in_metres() -> None:
     feet = {"outline_circle": {"center": {"lat": 1.0, "lng": 2.0}, "radius": {"value": 5, "units": "FT"}}}
     with pytest.raises(InvalidOperation, match="radius units"):
         volume_from_f3548(_f3548_volume(outline=feet))
+
+
+def test_others_repeated_vertices_are_refused() -> None:
+    v = GOOD.vertices
+    neighbour = Polygon((v[0], v[1], v[1], v[2], v[3]))
+    with pytest.raises(
+        InvalidOperation, match=r"operation 'theirs' volumes\[0\]\.vertices\[1\]: repeats its neighbour"
+    ):
+        check(op("mine", vol(GOOD)), [op("theirs", vol(neighbour))])
+    pinched = PLANE.polygon([(0, 0), (50, 50), (100, 0), (100, 100), (50, 50), (0, 100)])
+    with pytest.raises(
+        InvalidOperation, match=r"operation 'theirs' volumes\[0\]: polygon edges cross or touch"
+    ):
+        check(op("mine", vol(GOOD)), [op("theirs", vol(pinched))])
+    with pytest.raises(InvalidOperation, match=r"vertices\[4\]: duplicates an earlier vertex"):
+        check(op("mine", vol(pinched)), [])
+
+
+def test_a_window_mixing_naive_and_aware_times_is_refused_not_crashed() -> None:
+    with pytest.raises(InvalidOperation, match="time zone"):
+        prepare(op("p", vol(GOOD, start=datetime(2026, 1, 1), end=T0 + HOUR)))

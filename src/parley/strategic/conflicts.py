@@ -41,6 +41,7 @@ overlap (GeoJSON footprint, altitude band, time window).
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -106,17 +107,19 @@ class _Footprints:
     (one inverse projection for all), so that a check that only needs verdicts does not pay."""
 
     def __init__(self, exact: Exact, pairs: I64) -> None:
-        self._exact = exact
+        self._exact: Exact | None = exact
         self._pairs = pairs
-        self._shapes: list[GeoJson] | None = None
+        self._shapes: list[GeoJson] = []
+        self._lock = threading.Lock()
 
     def get(self, n: int) -> GeoJson:
-        if self._shapes is None:
-            regions = self._exact.regions(self._pairs)
-            self._shapes = to_geojson_batch(
-                list(regions), self._exact.frames, self._exact.frame_of[self._pairs]
-            )
-        return self._shapes[n]
+        with self._lock:
+            if self._exact is not None:  # first demand: draw them all, then let the geometry go
+                exact = self._exact
+                regions = exact.regions(self._pairs)
+                self._shapes = to_geojson_batch(list(regions), exact.frames, exact.frame_of[self._pairs])
+                self._exact = None
+            return self._shapes[n]
 
 
 @dataclass(frozen=True, slots=True)

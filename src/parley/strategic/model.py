@@ -133,7 +133,7 @@ def vertex_arrays(ops: Sequence[Operation]) -> tuple[F64, F64, I64]:
     return lat, lng, counts
 
 
-def _check_vertices(ops: Sequence[Operation], lat: F64, lng: F64, counts: I64) -> None:
+def _check_vertices(ops: Sequence[Operation], lat: F64, lng: F64, counts: I64, all_duplicates: bool) -> None:
     owner = np.repeat(np.arange(counts.shape[0]), counts)
 
     def fail(at: int, why: str) -> None:
@@ -153,6 +153,15 @@ def _check_vertices(ops: Sequence[Operation], lat: F64, lng: F64, counts: I64) -
     bad = np.flatnonzero((lng < -180.0) | (lng > 180.0))
     if bad.size:
         fail(int(bad[0]), f"longitude {lng[bad[0]]} is outside [-180, 180]")
+    if not all_duplicates:  # repeated neighbours only; the others make a ring that touches itself
+        nxt = np.arange(1, lat.shape[0] + 1)
+        ends = np.cumsum(counts)
+        nxt[ends[counts > 0] - 1] = ends[counts > 0] - counts[counts > 0]
+        if lat.size:
+            same = (lat == lat[nxt]) & (lng == lng[nxt])
+            if same.any():
+                fail(int(np.flatnonzero(same)[0]), "repeats its neighbour; vertices may not be repeated")
+        return
     lat0, lng0 = lat + 0.0, lng + 0.0  # -0.0 and 0.0 are one coordinate
     key = (
         (lat0.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
@@ -170,21 +179,22 @@ def _check_vertices(ops: Sequence[Operation], lat: F64, lng: F64, counts: I64) -
         )
 
 
-def _check_volume(op: Operation, ref: VolumeRef, v: Volume4D) -> None:
+def _check_volume(op: Operation, off_nominal: bool, index: int, v: Volume4D) -> None:
     outline = v.volume.outline
     lower, upper = v.volume.altitude_lower_m, v.volume.altitude_upper_m
+    start, end = v.time_start, v.time_end
     if (
         isinstance(outline, Polygon)
         and 3 <= len(outline.vertices) <= MAX_VERTICES
-        and (lower is None or upper is None or lower <= upper)
-        and (v.time_start is None or v.time_end is None or v.time_start < v.time_end)
         and (lower is None or MIN_ALTITUDE_M <= lower <= MAX_ALTITUDE_M)
         and (upper is None or MIN_ALTITUDE_M <= upper <= MAX_ALTITUDE_M)
-        and (v.time_start is None or v.time_start.tzinfo is not None)
-        and (v.time_end is None or v.time_end.tzinfo is not None)
+        and (lower is None or upper is None or lower <= upper)
+        and (start is None or start.tzinfo is not None)
+        and (end is None or end.tzinfo is not None)
+        and (start is None or end is None or start < end)
     ):
         return  # the common case, decided without building messages
-    where = _where(op, ref)
+    where = _where(op, VolumeRef(off_nominal, index))
     try:
         if outline is None:
             raise InvalidInput(f"{where}: a footprint (outline_circle or outline_polygon) is required")
@@ -205,13 +215,17 @@ def _check_volume(op: Operation, ref: VolumeRef, v: Volume4D) -> None:
         raise InvalidOperation(error.message) from error
 
 
-def validate_operations(ops: Sequence[Operation], arrays: tuple[F64, F64, I64] | None = None) -> None:
+def validate_operations(
+    ops: Sequence[Operation], arrays: tuple[F64, F64, I64] | None = None, *, all_duplicates: bool = True
+) -> None:
     """Refuse what the engine cannot check, naming the operation and the volume.
 
     Checks each volume's footprint (present; polygon vertices finite and in range, not repeated,
     at least 3 and at most :data:`MAX_VERTICES`; circle radius positive, at most
     :data:`MAX_CIRCLE_RADIUS_M`), altitudes (finite, within F3548's bounds, lower <= upper) and time
     window (timezone-aware, start < end). ``arrays`` are :func:`vertex_arrays` if already at hand.
+    ``all_duplicates=False`` only looks for a vertex repeating its neighbour (a repeat further on
+    makes the ring touch itself, which the simple-polygon check finds where it matters).
     Crossing edges and footprints too large are found by
     :func:`parley.strategic.prepared.prepare`, which has the geometry at hand.
     """
@@ -221,10 +235,10 @@ def validate_operations(ops: Sequence[Operation], arrays: tuple[F64, F64, I64] |
         if not op.volumes and not op.off_nominal_volumes:
             raise InvalidOperation(f"operation {op.id!r}: at least one volume is required")
         for index, v in enumerate(op.volumes):
-            _check_volume(op, VolumeRef(False, index), v)
+            _check_volume(op, False, index, v)
         for index, v in enumerate(op.off_nominal_volumes):
-            _check_volume(op, VolumeRef(True, index), v)
-    _check_vertices(ops, *(arrays if arrays is not None else vertex_arrays(ops)))
+            _check_volume(op, True, index, v)
+    _check_vertices(ops, *(arrays if arrays is not None else vertex_arrays(ops)), all_duplicates)
 
 
 def validate_operation(op: Operation) -> None:

@@ -162,27 +162,29 @@ def prepare_all(ops: Sequence[Operation], *, check_simple: bool = True) -> list[
     if not ops:
         return []
     arrays = vertex_arrays(ops)
-    validate_operations(ops, arrays)
+    validate_operations(ops, arrays, all_duplicates=check_simple)
     refs_of = [op.refs() for op in ops]
     volumes = [v for op in ops for v in op.all_volumes()]
     op_of = np.repeat(np.arange(len(ops)), [len(r) for r in refs_of])
     refs = [r for rs in refs_of for r in rs]
     nv = len(volumes)
-    is_circle = np.array([isinstance(v.volume.outline, Circle) for v in volumes], dtype=bool)
-    t0 = np.array([time_us(v.time_start, -math.inf) for v in volumes])
-    t1 = np.array([time_us(v.time_end, math.inf) for v in volumes])
-    lo = np.array(
-        [-math.inf if v.volume.altitude_lower_m is None else v.volume.altitude_lower_m for v in volumes]
-    )
-    hi = np.array(
-        [math.inf if v.volume.altitude_upper_m is None else v.volume.altitude_upper_m for v in volumes]
-    )
-    radius = np.zeros(nv)
-    c_lat = np.zeros(nv)
-    c_lng = np.zeros(nv)
+    is_circle = np.zeros(nv, dtype=bool)
+    t0, t1, lo, hi = np.empty(nv), np.empty(nv), np.empty(nv), np.empty(nv)
+    radius, c_lat, c_lng = np.zeros(nv), np.zeros(nv), np.zeros(nv)
+    rows = [
+        (
+            time_us(v.time_start, -math.inf),
+            time_us(v.time_end, math.inf),
+            -math.inf if v.volume.altitude_lower_m is None else v.volume.altitude_lower_m,
+            math.inf if v.volume.altitude_upper_m is None else v.volume.altitude_upper_m,
+        )
+        for v in volumes
+    ]
+    t0[:], t1[:], lo[:], hi[:] = np.array(rows, dtype=np.float64).reshape(nv, 4).T
     for k, v in enumerate(volumes):
         outline = v.volume.outline
         if isinstance(outline, Circle):
+            is_circle[k] = True
             radius[k] = outline.radius_m
             c_lat[k], c_lng[k] = outline.center.lat, outline.center.lng
     vert, counts = _split_long_edges(*arrays)
@@ -203,7 +205,7 @@ def prepare_all(ops: Sequence[Operation], *, check_simple: bool = True) -> list[
         centre[poly_idx] = geodetic_to_ecef(p_lat, p_lng)
         owner = np.repeat(np.arange(nv), counts)
         far = np.zeros(nv)
-        np.maximum.at(far, owner, np.linalg.norm(vert - centre[owner], axis=1))
+        far[poly_idx] = np.maximum.reduceat(np.linalg.norm(vert - centre[owner], axis=1), off[poly_idx])
         bound[poly_idx] = far[poly_idx]
         too_big = poly_idx[far[poly_idx] > MAX_FOOTPRINT_RADIUS_M]
         if too_big.size:

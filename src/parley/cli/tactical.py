@@ -72,7 +72,9 @@ def _progress(console: Console, *, bar: bool) -> Progress:
 
 
 def _table(conflicts: Conflicts, limit: int) -> Table:
-    table = Table(title=f"{len(conflicts)} conflicts at {format_utc(conflicts.epoch_s)}")
+    # A snapshot without times (id,lat,lon,... columns only) is at epoch 0: say "now" rather than 1970.
+    when = format_utc(conflicts.epoch_s) if conflicts.epoch_s else "the snapshot's time"
+    table = Table(title=f"{len(conflicts)} conflicts at {when}")
     for name in ("id1", "id2", "tcpa s", "dcpa m", "t_in s", "t_out s", "dalt@cpa m", "dist m"):
         table.add_column(name, justify="left" if name.startswith("id") else "right")
     for k, c in enumerate(conflicts):

@@ -9,12 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from parley.domain.entities import EntityId, Manager, UssAvailability, UssAvailabilityState
 from parley.ports.repositories import TransientConflict
+from parley.services.transact import transact
 from parley.storage.sql import migrate
 from parley.storage.sql.engine import make_engine, normalise_url
 from parley.storage.sql.uow import SqlStore
+from parley.testing.postgres import PostgresServer
 
 AVAILABILITY = UssAvailability(Manager("uss1"), UssAvailabilityState.DOWN, "v7")
 
@@ -180,3 +183,42 @@ def test_postgres_readonly_units_of_work_refuse_writes(postgres_store: SqlStore)
             assert level == "serializable"
             uow.repo.set_uss_availability(AVAILABILITY)
             uow.commit()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("readonly", [False, True])
+def test_postgres_lost_connections_are_retried(
+    postgres_server: PostgresServer, postgres_url: str, postgres_store: SqlStore, readonly: bool
+) -> None:
+    """Pooled connections killed by the server (a restart, a failover) are found dead by the next
+    transaction's first statement: it is retried on a fresh connection and succeeds."""
+    store = SqlStore(postgres_url)  # its own pools: the session's store is left alone
+    try:
+        pids = []
+        for ro in (False, True):
+            with store.unit_of_work(readonly=ro) as uow:
+                if not ro:
+                    uow.repo.set_uss_availability(AVAILABILITY)
+                pids.append(uow.repo._connection().exec_driver_sql("SELECT pg_backend_pid()").scalar())  # type: ignore[attr-defined]
+                uow.commit()
+        admin = sa.create_engine(postgres_server.url("postgres"), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                for pid in pids:
+                    assert connection.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})").scalar()
+        finally:
+            admin.dispose()
+        with (
+            pytest.raises(TransientConflict, match="connection lost"),
+            store.unit_of_work(readonly=readonly) as uow,
+        ):
+            uow.repo.get_uss_availability(Manager("uss1"))
+        found = transact(
+            store.unit_of_work,
+            lambda repo: repo.get_uss_availability(Manager("uss1")),
+            retries=3,
+            readonly=readonly,
+        )
+        assert found == AVAILABILITY
+    finally:
+        store.dispose()

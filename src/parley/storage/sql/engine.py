@@ -7,7 +7,8 @@ the lock, then fails with "database is locked" (reported as
 :class:`~parley.ports.repositories.TransientConflict`).
 
 PostgreSQL (shared, several DSS processes): psycopg 3, ``SERIALIZABLE`` isolation (conflicts
-surface as SQLSTATE 40001, also reported as ``TransientConflict``), connections checked before use.
+surface as SQLSTATE 40001, also reported as ``TransientConflict``); a pooled connection found dead
+by a transaction's first statements is reported the same way, so the use case is retried.
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def make_engine(
         parsed,
         isolation_level="REPEATABLE READ" if readonly else "SERIALIZABLE",
         connect_args={"options": "-c default_transaction_read_only=on"} if readonly else {},
-        pool_pre_ping=True,
+        # No ping before each use (a round trip per transaction): a connection found dead by its
+        # first statement is reported as TransientConflict and the use case is retried on a new one.
+        pool_pre_ping=False,
         pool_size=pool_size,
         max_overflow=pool_size,
     )

@@ -68,13 +68,18 @@ def is_transient(error: sa_exc.DBAPIError) -> bool:
 
 
 @contextmanager
-def translate_errors() -> Iterator[None]:
-    """Re-raise the database's serialization failures as :class:`TransientConflict`."""
+def translate_errors(*, retry_disconnects: bool = True) -> Iterator[None]:
+    """Re-raise the database's serialization failures as :class:`TransientConflict`, and a lost
+    connection too when ``retry_disconnects`` (SQLAlchemy has then discarded the pool's stale
+    connections, so a retry gets a fresh one). Not on commit: whether a commit whose connection
+    dropped took effect is unknown, and running the use case again could answer wrongly."""
     try:
         yield
     except sa_exc.DBAPIError as error:
         if is_transient(error):
             raise TransientConflict(str(error.orig)) from error
+        if retry_disconnects and error.connection_invalidated:
+            raise TransientConflict(f"database connection lost: {error.orig}") from error
         raise
 
 
@@ -422,7 +427,7 @@ class SqlUnitOfWork:
         """Commit what this unit of work did; raises :class:`TransientConflict` on a lost race."""
         transaction, self._transaction = self._transaction, None
         if transaction is not None:
-            with translate_errors():
+            with translate_errors(retry_disconnects=False):
                 transaction.commit()
 
     def rollback(self) -> None:

@@ -119,18 +119,15 @@ class SqlRepository:
 
     # -- plumbing ------------------------------------------------------------------------------
     def _execute(
-        self, statement: sa.Executable, rows: list[dict[str, Any]] | None = None
+        self, statement: sa.Executable, params: dict[str, Any] | list[dict[str, Any]] | None = None
     ) -> sa.CursorResult[Any]:
+        """Run ``statement`` (with one parameter set, or many) in the unit of work's transaction."""
         connection = self._connection()
         with translate_errors():
-            if rows is None:
-                return connection.execute(statement)
-            return connection.execute(statement, rows)
+            return connection.execute(statement, params)
 
-    def _execute_text(self, sql: str, params: dict[str, Any]) -> sa.CursorResult[Any]:
-        connection = self._connection()
-        with translate_errors():
-            return connection.execute(self._text(sql), params)
+    def _execute_text(self, sql: str, params: dict[str, Any] | list[dict[str, Any]]) -> sa.CursorResult[Any]:
+        return self._execute(self._text(sql), params)
 
     def _area_where(self, kind: _Kind[T], area: Extent4D) -> tuple[str, dict[str, Any]]:
         """SQL condition on ``kind.table`` (unqualified columns) selecting the entities that may
@@ -215,9 +212,7 @@ class SqlRepository:
         self._execute_text(f"DELETE FROM {cells} WHERE entity_id = :id", {"id": entity_id})
         if extent.cells:
             insert = f"INSERT INTO {cells} (entity_id, cell_id) VALUES (:entity_id, :cell_id)"
-            connection = self._connection()
-            with translate_errors():
-                connection.execute(self._text(insert), mapping.cell_rows(entity_id, extent.cells))
+            self._execute_text(insert, mapping.cell_rows(entity_id, extent.cells))
 
     def _delete(self, kind: _Kind[T], entity_id: EntityId) -> None:
         params = {"id": entity_id}
@@ -303,9 +298,7 @@ class SqlRepository:
     def get_uss_availabilities(self, usses: Collection[Manager]) -> dict[Manager, UssAvailability]:
         if not usses:
             return {}
-        connection = self._connection()
-        with translate_errors():
-            result = connection.execute(_AVAILABILITIES, {"usses": sorted(usses)})
+        result = self._execute(_AVAILABILITIES, {"usses": sorted(usses)})
         records = (mapping.availability_from_row(row) for row in result.mappings())
         return {record.uss: record for record in records}
 

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
+import httpx
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
-from parley.api.app import create_app
+from parley import __version__
+from parley.api.app import BodyLimit, create_app
 from parley.api.auth import KeySet, TokenVerifier
-from parley.config import Settings
+from parley.api.party.app import create_party_app, housekeeping
+from parley.clients.dss import DssClient
+from parley.clients.peers import PeerClient
+from parley.clients.tokens import ClientCredentialsTokenSource, SigningKeyTokenSource, TokenSource
+from parley.clients.utm import UtmHttp
+from parley.config import PartySettings, Settings
+from parley.devtokens import ensure_dev_keys
 from parley.ports.clock import Clock, SystemClock
 from parley.services.context import DssContext
+from parley.services.party.node import PartyNode
+from parley.storage.sql.party import SqlPartyRepository
 from parley.storage.sql.uow import SqlStore
+from parley.strategic import CheckPolicy
 
 
 @dataclass
@@ -22,9 +36,9 @@ class Dss:
     app: FastAPI
 
 
-def build_dss(settings: Settings, *, clock: Clock | None = None) -> Dss:
+def build_dss(settings: Settings, *, clock: Clock | None = None, store: SqlStore | None = None) -> Dss:
     """Wire a DSS over the configured database (which must be migrated: ``parley db upgrade``)."""
-    store = SqlStore(settings.effective_database_url)
+    store = store or SqlStore(settings.effective_database_url)
     ctx = DssContext(
         uow_factory=store.unit_of_work,
         clock=clock or SystemClock(),
@@ -34,6 +48,109 @@ def build_dss(settings: Settings, *, clock: Clock | None = None) -> Dss:
     verifier = TokenVerifier(KeySet.from_settings(settings), settings.audiences)
     app = create_app(ctx, verifier, cleanup_interval_s=settings.cleanup_interval_s)
     return Dss(store=store, app=app)
+
+
+@dataclass
+class Server:
+    """Everything one server process runs: the DSS (optional) and party nodes, one app."""
+
+    store: SqlStore
+    app: FastAPI
+    nodes: dict[str, PartyNode] = field(default_factory=dict)
+
+
+def _token_source(settings: Settings, party: PartySettings, http: httpx.AsyncClient) -> TokenSource:
+    source = party.token_source
+    if source.kind == "dev_key":
+        private_path, _ = ensure_dev_keys(settings.dev_key_dir)
+        return SigningKeyTokenSource(private_path, subject=party.uss_identity, issuer="parley-dev")
+    if source.kind == "private_key":
+        assert source.private_key_file is not None
+        return SigningKeyTokenSource(
+            source.private_key_file, subject=party.uss_identity, issuer=source.issuer
+        )
+    assert source.token_url and source.client_id and source.client_secret
+    return ClientCredentialsTokenSource(
+        source.token_url,
+        client_id=source.client_id,
+        client_secret=source.client_secret.get_secret_value(),
+        http=http,
+    )
+
+
+def build_node(
+    settings: Settings,
+    party: PartySettings,
+    store: SqlStore,
+    http: httpx.AsyncClient,
+    *,
+    clock: Clock | None = None,
+) -> PartyNode:
+    """Wire one party node."""
+    utm = UtmHttp(http, _token_source(settings, party, http), timeout_s=party.peer_timeout_s)
+    return PartyNode(
+        party=party.id,
+        name=party.name or party.id,
+        manager=party.uss_identity,
+        base_url=settings.party_base_url(party),
+        repo=SqlPartyRepository(store),
+        dss=DssClient(utm, settings.party_dss_url(party)),
+        peers=PeerClient(utm),
+        clock=clock or SystemClock(),
+        policy=CheckPolicy(same_priority=party.same_priority, constraints=party.constraints),
+        roles=frozenset(party.roles),
+        operators=frozenset(party.operators or [party.uss_identity]),
+        planning_attempts=party.planning_attempts,
+        nonconforming_recovery_s=party.nonconforming_recovery_s,
+    )
+
+
+def build_server(
+    settings: Settings, *, clock: Clock | None = None, http: httpx.AsyncClient | None = None
+) -> Server:
+    """Wire what ``settings`` asks this process to serve: the DSS at the root (``/dss/v1``,
+    ``/aux/v1``) unless ``serve_dss`` is false, and each party node under ``/parties/{id}``.
+
+    ``http`` is the client of the nodes' outbound calls (tests give one whose transport is an
+    app); by default a new one, closed with the app."""
+    store = SqlStore(settings.effective_database_url)
+    if settings.serve_dss:
+        root = build_dss(settings, clock=clock, store=store).app
+    else:
+        root = FastAPI(title="Parley", version=__version__)
+        root.add_middleware(BodyLimit)
+    if not settings.parties:
+        return Server(store=store, app=root)
+
+    own_client = http is None
+    if http is None:
+        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+    client = http
+    verifier = TokenVerifier(KeySet.from_settings(settings), settings.audiences)
+    nodes = {p.id: build_node(settings, p, store, client, clock=clock) for p in settings.parties}
+    for party_id, node in nodes.items():
+        root.mount(f"/parties/{party_id}", create_party_app(node, verifier))
+
+    @root.get("/parties", include_in_schema=False)
+    async def list_parties() -> JSONResponse:
+        return JSONResponse(
+            {"parties": [{"id": n.party, "name": n.name, "uss_base_url": n.base_url} for n in nodes.values()]}
+        )
+
+    inner = root.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(inner(app))
+            for node in nodes.values():
+                await stack.enter_async_context(housekeeping(node))
+            if own_client:
+                stack.push_async_callback(client.aclose)
+            yield
+
+    root.router.lifespan_context = lifespan
+    return Server(store=store, app=root, nodes=nodes)
 
 
 #: Environment variable through which `parley serve` hands its settings to worker processes.
@@ -46,4 +163,4 @@ def app_from_env() -> FastAPI:
 
     raw = os.environ.get(SETTINGS_ENV)
     settings = Settings.model_validate_json(raw) if raw else Settings()
-    return build_dss(settings).app
+    return build_server(settings).app

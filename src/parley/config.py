@@ -8,8 +8,119 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    SerializationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from uas_standards.astm.f3548.v21.constants import MaxRecoverableTimeInNonconformingStateSeconds
+
+from parley.strategic.conflicts import ConstraintPolicy, SamePriorityPolicy
+
+#: F3548 roles a party node may take (each grants the DSS and peer scopes of the same name).
+Role = Literal[
+    "strategic_coordination",
+    "constraint_management",
+    "constraint_processing",
+    "conformance_monitoring_sa",
+]
+
+
+DEFAULT_ROLES: tuple[Role, ...] = (
+    "strategic_coordination",
+    "constraint_processing",
+    "conformance_monitoring_sa",
+)
+
+
+class TokenSourceSettings(BaseModel):
+    """Where a party node's outbound access tokens come from.
+
+    ``dev_key`` (DEVELOPMENT ONLY): signed with the key pair of ``parley token`` in DATA_DIR/dev-keys;
+    ``private_key``: signed with ``private_key_file`` (PEM, RSA or EC P-256), for services that trust
+    its public key; ``client_credentials``: an OAuth 2.0 token endpoint (``token_url``,
+    ``client_id``, ``client_secret``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["dev_key", "private_key", "client_credentials"] = "dev_key"
+    private_key_file: Path | None = None
+    issuer: str = "parley"
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+
+    @field_serializer("client_secret", when_used="json")
+    def _secret(self, value: SecretStr | None, info: SerializationInfo) -> str | None:
+        """Masked, unless the settings are handed to worker processes (context ``reveal``)."""
+        if value is None:
+            return None
+        context = info.context or {}
+        return value.get_secret_value() if context.get("reveal") else str(value)
+
+    @model_validator(mode="after")
+    def _complete(self) -> TokenSourceSettings:
+        if self.kind == "private_key" and self.private_key_file is None:
+            raise ValueError("token_source kind 'private_key' needs private_key_file")
+        if self.kind == "client_credentials" and not (
+            self.token_url and self.client_id and self.client_secret
+        ):
+            raise ValueError(
+                "token_source kind 'client_credentials' needs token_url, client_id and client_secret"
+            )
+        return self
+
+
+class PartySettings(BaseModel):
+    """One party node served by this process (``[[parties]]`` in the settings file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Party id; also its URL path segment.")
+    name: str = Field(default="", description="Display name.")
+    manager: str | None = Field(
+        default=None,
+        description="The USS identity (token `sub`) it uses with the DSS and peers; default: id.",
+    )
+    base_url: str | None = Field(
+        default=None, description="Its public USS base URL; default: PUBLIC_URL/parties/ID."
+    )
+    dss_url: str | None = Field(
+        default=None, description="The DSS it uses (base URL, without /dss/v1); default: this server's DSS."
+    )
+    roles: list[Role] = Field(
+        default_factory=lambda: list(DEFAULT_ROLES),
+        description="F3548 roles; each grants the scopes of the same name.",
+    )
+    operators: list[str] = Field(
+        default_factory=list,
+        description="Token subjects allowed to use its operations API; default: the manager.",
+    )
+    same_priority: SamePriorityPolicy = SamePriorityPolicy.BLOCKED
+    constraints: ConstraintPolicy = ConstraintPolicy.BLOCKED
+    token_source: TokenSourceSettings = Field(default_factory=TokenSourceSettings)
+    nonconforming_recovery_s: float = Field(
+        default=float(MaxRecoverableTimeInNonconformingStateSeconds),
+        gt=0.0,
+        le=float(MaxRecoverableTimeInNonconformingStateSeconds),
+        description="How long an operation may stay Nonconforming before it is Contingent, seconds "
+        "(F3548 MaxRecoverableTimeInNonconformingStateSeconds at most).",
+    )
+    planning_attempts: int = Field(
+        default=5, ge=1, le=50, description="DSS writes tried when the airspace changes."
+    )
+    peer_timeout_s: float = Field(default=10.0, gt=0.0, le=120.0)
+
+    @property
+    def uss_identity(self) -> str:
+        return self.manager or self.id
 
 
 class Settings(BaseSettings):
@@ -41,6 +152,13 @@ class Settings(BaseSettings):
         description="DEVELOPMENT ONLY: trust the key pair in DATA_DIR/dev-keys (see `parley token`).",
     )
 
+    # -- what this process serves ---------------------------------------------------------------
+    serve_dss: bool = Field(default=True, description="Serve the DSS (/dss/v1, /aux/v1) here.")
+    public_url: str | None = Field(
+        default=None, description="How others reach this server; default http://HOST:PORT."
+    )
+    parties: list[PartySettings] = Field(default_factory=list, description="Party nodes served here.")
+
     # -- DSS behaviour -------------------------------------------------------------------------
     allow_http_base_urls: bool = Field(
         default=True, description="Accept http:// USS base URLs (local use); false requires https."
@@ -61,6 +179,33 @@ class Settings(BaseSettings):
             raise ValueError("database_url must start with sqlite:// or postgresql://")
         return value
 
+    @model_validator(mode="after")
+    def _distinct_parties(self) -> Settings:
+        ids = [p.id for p in self.parties]
+        if len(ids) != len(set(ids)):
+            raise ValueError("party ids must be distinct")
+        if not self.serve_dss and any(p.dss_url is None for p in self.parties):
+            raise ValueError("a party needs dss_url when this server does not serve the DSS")
+        if not self.serve_dss and not self.parties:
+            raise ValueError("nothing to serve: serve_dss is false and no parties are configured")
+        return self
+
+    @property
+    def effective_public_url(self) -> str:
+        """The base URL under which others reach this server."""
+        if self.public_url is not None:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    def party_base_url(self, party: PartySettings) -> str:
+        """The USS base URL of ``party``."""
+        return (party.base_url or f"{self.effective_public_url}/parties/{party.id}").rstrip("/")
+
+    def party_dss_url(self, party: PartySettings) -> str:
+        """The DSS base URL ``party`` uses."""
+        return (party.dss_url or self.effective_public_url).rstrip("/")
+
     @property
     def effective_database_url(self) -> str:
         """The database URL, defaulting to SQLite in the data directory."""
@@ -77,3 +222,16 @@ class Settings(BaseSettings):
 def default_workers() -> int:
     """Worker processes by default: one per CPU (each runs one DSS transaction at a time), at most 8."""
     return max(1, min(8, os.cpu_count() or 1))
+
+
+def load_settings_file(path: Path) -> dict[str, object]:
+    """The settings in a TOML file (keys as :class:`Settings` fields; ``[[parties]]`` tables)."""
+    import tomllib
+
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ValueError(f"settings file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"settings file {path} is not valid TOML: {error}") from None

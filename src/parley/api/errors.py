@@ -26,9 +26,11 @@ from parley.domain.errors import (
     ContentionExhausted,
     InvalidInput,
     MissingOvns,
+    NoTelemetry,
     NotFound,
     ParleyError,
     PermissionDenied,
+    UpstreamFailure,
     UssDown,
 )
 from parley.services.views import constraint_views_of, oir_views_of
@@ -45,8 +47,10 @@ def _status_for(exc: ParleyError) -> int:
         return 404
     if isinstance(exc, Conflict):
         return 409
-    if isinstance(exc, UssDown):
+    if isinstance(exc, UssDown | NoTelemetry):
         return 412
+    if isinstance(exc, UpstreamFailure):
+        return 502
     return 400
 
 

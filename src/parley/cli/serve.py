@@ -1,29 +1,36 @@
-"""`parley serve`: run the DSS."""
+"""`parley serve`: run the DSS and/or party nodes."""
 
 from __future__ import annotations
 
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from parley.bootstrap import SETTINGS_ENV
-from parley.config import Settings, default_workers
+from parley.config import Settings, load_settings_file
 from parley.storage.sql import migrate
 
 
 def serve(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Settings file (TOML): the DSS, parties, keys; options below override it"
+        ),
+    ] = None,
     database_url: Annotated[
         str | None, typer.Option(help="sqlite:///PATH or postgresql://...; default SQLite in the data dir")
     ] = None,
-    data_dir: Annotated[Path, typer.Option(help="Data directory (embedded database, dev keys)")] = Path(
-        "var"
-    ),
-    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on")] = 8082,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory (embedded database, dev keys); default ./var")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on; default 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on; default 8082")] = None,
     workers: Annotated[
         int | None,
         typer.Option(min=1, max=64, help="Worker processes (default: one per CPU, at most 8)"),
@@ -40,28 +47,36 @@ def serve(
         ),
     ] = None,
     dev_auth: Annotated[
-        bool, typer.Option("--dev-auth", help="DEVELOPMENT ONLY: accept tokens from `parley token`")
-    ] = False,
+        bool | None, typer.Option("--dev-auth", help="DEVELOPMENT ONLY: accept tokens from `parley token`")
+    ] = None,
     require_https: Annotated[
-        bool, typer.Option("--require-https", help="Refuse http:// USS base URLs")
-    ] = False,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "warning",
+        bool | None, typer.Option("--require-https", help="Refuse http:// USS base URLs")
+    ] = None,
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error")] = None,
 ) -> None:
-    """Run the DSS (ASTM F3548-21 /dss/v1 and /aux/v1) until interrupted."""
+    """Run the DSS (ASTM F3548-21 /dss/v1 and /aux/v1) and the party nodes of the settings file
+    (each under /parties/ID) until interrupted."""
+    values: dict[str, Any] = {}
     try:
-        settings = Settings(
-            database_url=database_url,
-            data_dir=data_dir,
-            host=host,
-            port=port,
-            workers=workers or default_workers(),
-            public_key_files=public_key or [],
-            jwks_file=jwks,
-            audiences=audience or [],
-            dev_auth=dev_auth,
-            allow_http_base_urls=not require_https,
-            log_level=log_level,
-        )
+        if config is not None:
+            values.update(load_settings_file(config))
+        overrides = {
+            "database_url": database_url,
+            "data_dir": data_dir,
+            "host": host,
+            "port": port,
+            "workers": workers,
+            "public_key_files": public_key,
+            "jwks_file": jwks,
+            "audiences": audience,
+            "dev_auth": dev_auth,
+            "allow_http_base_urls": (not require_https) if require_https is not None else None,
+            "log_level": log_level,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = Settings(**values)
+    except ValidationError as exc:
+        raise typer.BadParameter(_describe_errors(exc)) from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if not (settings.public_key_files or settings.jwks_file or settings.dev_auth):
@@ -72,8 +87,12 @@ def serve(
     if settings.dev_auth:
         typer.echo("WARNING: development auth enabled: tokens from `parley token` are accepted", err=True)
     _check_schema(settings.effective_database_url)
-    os.environ[SETTINGS_ENV] = settings.model_dump_json()
-    typer.echo(f"Parley DSS on http://{settings.host}:{settings.port} ({_describe(settings)})", err=True)
+    os.environ[SETTINGS_ENV] = settings.model_dump_json(context={"reveal": True})
+    base = settings.effective_public_url
+    if settings.serve_dss:
+        typer.echo(f"Parley DSS on {base} ({_describe(settings)})", err=True)
+    for party in settings.parties:
+        typer.echo(f"Party {party.id!r} on {settings.party_base_url(party)}", err=True)
     uvicorn.run(
         "parley.bootstrap:app_from_env",
         factory=True,
@@ -83,6 +102,14 @@ def serve(
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
     )
+
+
+def _describe_errors(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:8]:
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        parts.append(f"{loc or 'settings'}: {err.get('msg', 'invalid')}")
+    return "invalid settings: " + "; ".join(parts)
 
 
 def _check_schema(url: str) -> None:

@@ -13,7 +13,9 @@ status code in exactly one place (``parley.api.errors``)::
     │   ├── AlreadyExists         409  create of an id that exists
     │   ├── MissingOvns           409  the key does not prove knowledge of all relevant entities
     │   └── ContentionExhausted   409  concurrent changes kept winning; retry later
-    └── UssDown                   412  the USS is marked Down by availability arbitration
+    ├── UssDown                   412  the USS is marked Down by availability arbitration
+    ├── NoTelemetry               412  an off-nominal operation has no telemetry to give yet
+    └── UpstreamFailure           502  a DSS or peer USS this call depends on failed or refused
 """
 
 from __future__ import annotations
@@ -92,3 +94,16 @@ class MissingOvns(Conflict):
 
 class UssDown(ParleyError):
     """The USS is marked Down and may not make this change (HTTP 412)."""
+
+
+class UpstreamFailure(ParleyError):
+    """A service this request depends on (the DSS, a peer USS, a token endpoint) could not be
+    reached or refused the call (HTTP 502); ``status`` is what it answered, if it answered."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NoTelemetry(ParleyError):
+    """No telemetry is available for the operation (HTTP 412, F3548 getOperationalIntentTelemetry)."""

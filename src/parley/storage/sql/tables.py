@@ -120,6 +120,68 @@ dss_reports = sa.Table(
     sa.Column("payload", sa.Text(), nullable=False),
 )
 
+# -- party nodes (several parties may share one database: every row names its party) -------------
+
+PARTY_LENGTH = 64
+
+party_operations = sa.Table(
+    "party_operations",
+    metadata,
+    sa.Column("party_id", sa.String(PARTY_LENGTH), primary_key=True),
+    _id(primary_key=True),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("details", sa.Text(), nullable=False),
+    sa.Column("reference", sa.Text(), nullable=True),
+    _id("subscription_id", nullable=True),
+    sa.Column("meta", sa.Text(), nullable=False),
+    sa.Column("flight_plan_id", sa.String(128), nullable=True),
+    sa.Column("created_us", sa.BigInteger(), nullable=False),
+    sa.Column("updated_us", sa.BigInteger(), nullable=False),
+    sa.Column("nonconforming_since_us", sa.BigInteger(), nullable=True),
+    sa.Column("revision", sa.Integer(), nullable=False),
+    sa.Index("ix_party_operations_party_id_flight_plan_id", "party_id", "flight_plan_id"),
+)
+
+party_peer_entities = sa.Table(
+    "party_peer_entities",
+    metadata,
+    sa.Column("party_id", sa.String(PARTY_LENGTH), primary_key=True),
+    _id(primary_key=True),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("reference", sa.Text(), nullable=False),
+    sa.Column("details", sa.Text(), nullable=True),
+    sa.Column("updated_us", sa.BigInteger(), nullable=False),
+)
+
+party_telemetry = sa.Table(
+    "party_telemetry",
+    metadata,
+    sa.Column(
+        "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("party_id", sa.String(PARTY_LENGTH), nullable=False),
+    _id("operation_id"),
+    sa.Column("t_us", sa.BigInteger(), nullable=False),
+    sa.Column("sample", sa.Text(), nullable=False),
+    sa.Index("ix_party_telemetry_party_id_operation_id_t_us", "party_id", "operation_id", "t_us"),
+)
+
+party_notifications = sa.Table(
+    "party_notifications",
+    metadata,
+    sa.Column(
+        "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("party_id", sa.String(PARTY_LENGTH), nullable=False),
+    sa.Column("at_us", sa.BigInteger(), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    _id("operation_id", nullable=True),
+    sa.Column("message", sa.Text(), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Index("ix_party_notifications_party_id_at_us", "party_id", "at_us"),
+)
+
 #: Every table, parents before children (the order to create; reverse it to drop).
 ALL_TABLES: tuple[sa.Table, ...] = (
     operational_intents,
@@ -130,4 +192,8 @@ ALL_TABLES: tuple[sa.Table, ...] = (
     subscription_cells,
     uss_availability,
     dss_reports,
+    party_operations,
+    party_peer_entities,
+    party_telemetry,
+    party_notifications,
 )

@@ -371,6 +371,12 @@ class SqlUnitOfWork:
                 self._transaction = connection.begin()
         return connection
 
+    @property
+    def connection(self) -> Connection:
+        """The transaction's connection, for adapters that keep other tables on the same database
+        (the party nodes' store)."""
+        return self._active_connection()
+
     def __enter__(self) -> Self:
         if self._connection is not None:
             raise RuntimeError("unit of work entered twice")

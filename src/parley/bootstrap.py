@@ -102,6 +102,7 @@ def build_node(
         operators=frozenset(party.operators or [party.uss_identity]),
         planning_attempts=party.planning_attempts,
         nonconforming_recovery_s=party.nonconforming_recovery_s,
+        cache_peer_details=party.cache_peer_details,
     )
 
 

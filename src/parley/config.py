@@ -117,6 +117,11 @@ class PartySettings(BaseModel):
         default=5, ge=1, le=50, description="DSS writes tried when the airspace changes."
     )
     peer_timeout_s: float = Field(default=10.0, gt=0.0, le=120.0)
+    cache_peer_details: bool = Field(
+        default=True,
+        description="Reuse others' details learnt from notifications or earlier fetches while the DSS "
+        "reports the same version; false: fetch them from their USS at every planning.",
+    )
 
     @property
     def uss_identity(self) -> str:

@@ -40,6 +40,7 @@ class PartyNode:
     operators: frozenset[str] = frozenset()
     planning_attempts: int = 5
     nonconforming_recovery_s: float = 60.0
+    cache_peer_details: bool = True
     _locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
 
     def lock(self, op_id: str) -> asyncio.Lock:

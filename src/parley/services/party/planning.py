@@ -148,7 +148,7 @@ async def _details(node: PartyNode, kind: OpKind, ref: Json) -> tuple[Json, str 
     """``(details, ovn)`` of another USS's entity: from the cache when its version is current,
     else from the managing USS (and cached)."""
     entity_id = str(ref["id"])
-    cached = node.repo.get_peer(node.party, entity_id)
+    cached = node.repo.get_peer(node.party, entity_id) if node.cache_peer_details else None
     if (
         cached is not None
         and cached.details is not None

@@ -103,5 +103,5 @@ async def make_uss_report(
     caller: Annotated[Principal, Depends(authorize([SC], [CP], [CM], [CMSA], [AA]))],
 ) -> JSONResponse:
     """A peer reports an error it saw in an exchange with this USS."""
-    report = body.model_dump(mode="json", exclude_none=True)
+    report = body.model_dump(mode="json", exclude_unset=True)  # as sent: no defaults invented
     return JSONResponse(incoming.receive_report(node, report, caller.sub), status_code=201)

@@ -23,6 +23,7 @@ from parley.services.party.areas import wire_time
 from parley.services.party.node import PartyNode
 from parley.strategic import Operation, check
 from parley.strategic.f3548 import constraint_from_details, operation_from_details
+from parley.strategic.model import validate_operation
 
 log = logging.getLogger("parley.party.incoming")
 
@@ -94,11 +95,9 @@ def telemetry_json(sample: TelemetrySample) -> Json:
         },
     }
     if sample.speed_mps is not None:
-        body["velocity"] = {
-            "speed": sample.speed_mps,
-            "units_speed": "MetersPerSecond",
-            "track": sample.track_deg if sample.track_deg is not None else 0.0,
-        }
+        body["velocity"] = {"speed": sample.speed_mps, "units_speed": "MetersPerSecond"}
+        if sample.track_deg is not None:  # optional in F3548: not invented when not reported
+            body["velocity"]["track"] = sample.track_deg
     return body
 
 
@@ -145,6 +144,7 @@ async def receive_operational_intent(node: PartyNode, body: Json, sender: str) -
         )
     except (KeyError, TypeError, ValueError) as error:
         raise InvalidInput(f"operational_intent.details cannot be read: {error!r}") from error
+    validate_operation(other)
     node.repo.save_peer(
         PeerEntity(node.party, entity_id, OpKind.OPERATIONAL_INTENT, reference, details, node.now())
     )
@@ -166,11 +166,14 @@ async def receive_constraint(node: PartyNode, body: Json, sender: str) -> None:
             )
         return
     reference, details = dict(constraint["reference"]), dict(constraint["details"])
+    if str(reference.get("id", entity_id)) != entity_id:
+        raise InvalidInput("constraint.reference.id differs from constraint_id")
     reference.setdefault("manager", sender)
     try:
         other = constraint_from_details(entity_id, details, manager=str(reference.get("manager")))
     except (KeyError, TypeError, ValueError) as error:
         raise InvalidInput(f"constraint.details cannot be read: {error!r}") from error
+    validate_operation(other)
     node.repo.save_peer(PeerEntity(node.party, entity_id, OpKind.CONSTRAINT, reference, details, node.now()))
     await _report_conflicts(node, other)
 

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install serve test check lint typecheck bench-dss bench-tactical bench-strategic bench clean system-deps
+.PHONY: install serve test check lint typecheck bench-dss bench-tactical bench-strategic bench-party bench clean system-deps
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ bench-tactical: install
 ## scenarios, cold and warm; median and p95 in milliseconds.
 bench-strategic: install
 	$(BIN)/python bench/strategic_check.py
+
+## Party node planning round trip (query the DSS, fetch details from 3 peers, check, write, notify) through
+## `parley serve`, peer details fetched and cached, on SQLite; p50/p95/p99 in ms (bench/party_planning.py --postgres:
+## on a durable PostgreSQL).
+bench-party: install
+	$(BIN)/python bench/party_planning.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -25,3 +25,15 @@ def test_a_lower_priority_plan_is_refused_and_a_clear_one_accepted(world: World)
         headers=world.operator("blue"),
     )
     assert clear.status_code == 201, clear.text
+
+
+def test_an_operation_asked_for_activated_is_accepted_then_activated(world: World) -> None:
+    planned = world.client.post(
+        world.ops_url("red", "/operations"),
+        json=operation_body(square(9.0, 46.0, 0.01), state="Activated", start_min=-1),
+        headers=world.operator("red"),
+    )
+    assert planned.status_code == 201, planned.text
+    body = planned.json()
+    assert body["operation"]["state"] == "Activated" and body["operation"]["version"] == 2
+    assert body["attempts"] == 2

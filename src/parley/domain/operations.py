@@ -12,7 +12,8 @@ F3548 section 4.4):
 =================  ==============================================================
 from               to
 =================  ==============================================================
-(new)              Accepted, Activated
+(new)              Accepted (a DSS takes a first version only Accepted; the planner
+                   activates it right after when asked for Activated)
 Accepted           Accepted (modify), Activated, Ended
 Activated          Activated (modify), Nonconforming, Contingent, Ended
 Nonconforming      Nonconforming, Activated (conforming again), Contingent, Ended
@@ -64,7 +65,7 @@ class OpState(StrEnum):
 
 
 _TRANSITIONS: dict[OpState | None, frozenset[OpState]] = {
-    None: frozenset({OpState.ACCEPTED, OpState.ACTIVATED}),
+    None: frozenset({OpState.ACCEPTED}),
     OpState.ACCEPTED: frozenset({OpState.ACCEPTED, OpState.ACTIVATED, OpState.ENDED}),
     OpState.ACTIVATED: frozenset(
         {OpState.ACTIVATED, OpState.NONCONFORMING, OpState.CONTINGENT, OpState.ENDED}

@@ -25,7 +25,7 @@ import logging
 import random
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -233,6 +233,13 @@ async def plan(node: PartyNode, request: PlanRequest) -> PlanOutcome:
     if request.state not in (OpState.ACCEPTED, OpState.ACTIVATED):
         raise InvalidInput(f"an operation is planned Accepted or Activated, not {request.state.value}")
     async with node.lock(request.op_id):
+        if request.state is OpState.ACTIVATED and node.repo.get_operation(node.party, request.op_id) is None:
+            # A DSS takes a new intent only Accepted (DSS0005 state rules): accept it, then activate.
+            first = await _plan_locked(node, replace(request, state=OpState.ACCEPTED))
+            if first.outcome is Outcome.REJECTED:
+                return first
+            second = await _plan_locked(node, replace(request, must_exist=True))
+            return replace(second, attempts=first.attempts + second.attempts)
         return await _plan_locked(node, request)
 
 

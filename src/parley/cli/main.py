@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from parley.cli import db, serve, tactical
+from parley.cli import db, ops, serve, tactical
 from parley.cli.token import token
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.add_typer(db.app, name="db")
 app.add_typer(tactical.app, name="tactical")
+app.add_typer(ops.app, name="ops")
 app.command("token", help="DEVELOPMENT ONLY: mint an access token signed by the dev key.")(token)
 
 

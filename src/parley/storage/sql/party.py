@@ -4,11 +4,14 @@ same database and engines as the DSS (:class:`~parley.storage.sql.uow.SqlStore`)
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from parley.domain.errors import AlreadyExists, VersionMismatch
 from parley.domain.operations import (
@@ -26,7 +29,7 @@ from parley.storage.sql.tables import (
     party_peer_entities,
     party_telemetry,
 )
-from parley.storage.sql.uow import SqlStore
+from parley.storage.sql.uow import SqlStore, translate_errors
 
 T = TypeVar("T")
 
@@ -95,17 +98,22 @@ class SqlPartyRepository:
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
+        self._postgres = store.engine.dialect.name == "postgresql"
 
     def _run(self, work: Callable[[sa.Connection], T], *, readonly: bool = False) -> T:
+        """``work`` in one transaction, run again (with a jittered back-off) when the database
+        aborts it for a concurrent one (PostgreSQL serialization failure, SQLite busy)."""
         for attempt in range(_ATTEMPTS):
             try:
                 with self.store.unit_of_work(readonly=readonly) as uow:
-                    result = work(uow.connection)
+                    with translate_errors():
+                        result = work(uow.connection)
                     uow.commit()
                     return result
             except TransientConflict:
                 if attempt == _ATTEMPTS - 1:
                     raise
+                time.sleep(random.uniform(0.0, 0.002 * 2**attempt))
         raise AssertionError("unreachable")
 
     # -- operations --------------------------------------------------------------------------
@@ -160,7 +168,10 @@ class SqlPartyRepository:
                 exists = c.execute(sa.select(t.c.id).where(t.c.party_id == op.party, t.c.id == op.id)).first()
                 if exists is not None:
                     raise AlreadyExists(f"operation {op.id!r} already exists")
-                c.execute(sa.insert(t).values(party_id=op.party, id=op.id, **values))
+                try:
+                    c.execute(sa.insert(t).values(party_id=op.party, id=op.id, **values))
+                except sa.exc.IntegrityError as error:  # inserted meanwhile by another process
+                    raise AlreadyExists(f"operation {op.id!r} already exists") from error
                 return
             result = c.execute(
                 sa.update(t)
@@ -202,14 +213,11 @@ class SqlPartyRepository:
             "updated_us": _us(entity.updated_at),
         }
 
-        def work(c: sa.Connection) -> None:
-            done = c.execute(
-                sa.update(t).where(t.c.party_id == entity.party, t.c.id == entity.id).values(**values)
-            )
-            if done.rowcount == 0:
-                c.execute(sa.insert(t).values(party_id=entity.party, id=entity.id, **values))
-
-        self._run(work)
+        insert = (postgresql.insert if self._postgres else sqlite.insert)(t).values(
+            party_id=entity.party, id=entity.id, **values
+        )
+        upsert = insert.on_conflict_do_update(index_elements=[t.c.party_id, t.c.id], set_=values)
+        self._run(lambda c: c.execute(upsert))
 
     def delete_peer(self, party: str, entity_id: str) -> None:
         t = party_peer_entities

@@ -83,14 +83,21 @@ def feature_to_volume(feature: Any, where: str, defaults: Json | None = None) ->
     """A GeoJSON volume feature as an F3548 ``Volume4D``."""
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         raise InvalidInput(f"{where}: a GeoJSON Feature is expected")
-    props = {**(defaults or {}), **(feature.get("properties") or {})}
-    geometry = feature.get("geometry") or {}
+    properties, geometry = feature.get("properties") or {}, feature.get("geometry") or {}
+    if not isinstance(properties, dict):
+        raise InvalidInput(f"{where}.properties: an object is expected")
+    if not isinstance(geometry, dict):
+        raise InvalidInput(f"{where}.geometry: a GeoJSON geometry object is expected")
+    props = {**(defaults or {}), **properties}
+    for side in ("lower", "upper"):  # the feature's own altitude, in either form, over a default
+        if f"altitude_{side}" in properties and f"altitude_{side}_m" not in properties:
+            props.pop(f"altitude_{side}_m", None)
     kind = geometry.get("type")
     v3: Json
     if kind == "Polygon":
         rings = geometry.get("coordinates")
-        if not isinstance(rings, list) or not rings:
-            raise InvalidInput(f"{where}.geometry: a Polygon needs coordinates")
+        if not isinstance(rings, list) or not rings or not all(isinstance(r, list) for r in rings):
+            raise InvalidInput(f"{where}.geometry: a Polygon needs coordinates (a list of rings)")
         if len(rings) > 1:
             raise InvalidInput(
                 f"{where}.geometry: polygons with holes are not supported (F3548 outlines have none)"

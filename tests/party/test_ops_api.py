@@ -264,6 +264,13 @@ def test_altitudes_in_feet_are_converted_to_metres(world: World) -> None:
     assert upper["units"] == "M" and upper["value"] == pytest.approx(121.92)
 
 
+def test_a_features_own_altitude_object_wins_over_the_collections_default(world: World) -> None:
+    feature = circle(8.0, 47.0, 100, altitude_lower={"value": 100, "units": "FT"})
+    op = planned(world, "red", operation_body(feature, lower=5.0, upper=90.0))
+    props = op["volumes"]["features"][0]["properties"]
+    assert props["altitude_lower_m"] == pytest.approx(30.48) and props["altitude_upper_m"] == 90.0
+
+
 def _without(body: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in keys}
 
@@ -280,6 +287,13 @@ def _bad_inputs() -> list[tuple[str, dict[str, Any], str]]:
         ("a geometry, not a feature", {**ok, "volumes": square(8.0, 47.0)["geometry"]}, "volumes"),
         ("features not a list", {**ok, "volumes": {"type": "FeatureCollection", "features": {}}}, "features"),
         ("empty collection", {**ok, "volumes": {"type": "FeatureCollection", "features": []}}, "volume"),
+        ("properties not an object", operation_body({**square(8.0, 47.0), "properties": "x"}), "properties"),
+        ("geometry not an object", operation_body({**square(8.0, 47.0), "geometry": [8, 47]}), "geometry"),
+        (
+            "rings not lists",
+            operation_body({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [5]}}),
+            "Polygon",
+        ),
         (
             "a line",
             {
@@ -339,7 +353,7 @@ def _bad_inputs() -> list[tuple[str, dict[str, Any], str]]:
         ),
         (
             "both altitude forms",
-            operation_body(square(8.0, 47.0, altitude_lower={"value": 0})),
+            operation_body(square(8.0, 47.0, altitude_lower={"value": 0}, altitude_lower_m=0.0)),
             "altitude_lower",
         ),
         ("floor above ceiling", operation_body(square(8.0, 47.0), lower=200.0, upper=100.0), "altitude"),

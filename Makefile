@@ -15,10 +15,11 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
-## Start the DSS on http://127.0.0.1:8082 with an embedded SQLite database under var/.
+## Start the DSS and two parties (red, blue) on http://127.0.0.1:8082, embedded SQLite under var/
+## (examples/parley.toml; development auth).
 serve: install
 	$(BIN)/parley db upgrade
-	$(BIN)/parley serve --dev-auth
+	$(BIN)/parley serve --config examples/parley.toml
 
 ## System packages the tests need (PostgreSQL server); installs them when run as root.
 system-deps:

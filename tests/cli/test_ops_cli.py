@@ -171,10 +171,9 @@ def test_a_conflicting_lower_priority_plan_exits_2_and_shows_the_conflict(server
     blocked = server.write("blocked.geojson", collection(circle(8.005, 47.005, 300)))
     refused = server.ops("blue", "plan", str(blocked), "--priority", "0", "--lower", "50", "--upper", "80")
     assert refused.exit_code == 2
-    assert red in refused.stdout  # the conflicts table: other, party, priority, blocks?, reason, ...
-    row = next(line for line in refused.stdout.splitlines() if red in line)
-    assert "red" in row and "10" in row and "yes" in row and "higher_priority" in row
-    assert "50–80 m" in row
+    text = " ".join(refused.stdout.split())  # a block per conflict: who, whether it blocks, where, why
+    assert f"✗ blocks red's operation {red}, priority 10 (higher_priority)" in text
+    assert "where: 50–80 m" in text and "why:" in text
     assert refused.stderr.startswith("error: not planned")
     assert len(refused.stderr.strip().splitlines()) == 1
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -157,16 +157,10 @@ def _shape(feature: Json) -> str:
     return str(geometry.get("type", "?"))
 
 
-def conflicts_table(conflicts: Iterable[Json], title: str = "Conflicts") -> Table:
-    table = _table(title)
-    table.add_column("other", overflow="fold")
-    table.add_column("party")
-    table.add_column("priority")
-    table.add_column("blocks?")
-    table.add_column("reason")
-    table.add_column("altitude")
-    table.add_column("window")
-    table.add_column("explanation", overflow="fold")
+def conflicts_table(conflicts: Iterable[Json], title: str = "Conflicts") -> Group:
+    """Each conflict as a short block (readable at 80 columns): who and whether it blocks, where
+    (altitude band of the overlap, in metres above WGS84) and when, and why."""
+    lines: list[Text] = [Text(title, style="bold")]
     for c in conflicts:
         overlaps = [o for o in c.get("overlaps") or [] if isinstance(o, dict)]
         lowers = [
@@ -178,17 +172,23 @@ def conflicts_table(conflicts: Iterable[Json], title: str = "Conflicts") -> Tabl
         starts = [t for t in (_time(o.get("time_start")) for o in overlaps) if t is not None]
         ends = [t for t in (_time(o.get("time_end")) for o in overlaps) if t is not None]
         blocking = bool(c.get("blocking"))
-        table.add_row(
-            _t(c.get("other_id")),
-            _t(c.get("other_manager")),
-            _t(c.get("other_priority")),
-            _t("yes" if blocking else "no", "bold red" if blocking else ""),
-            _t(c.get("reason")),
-            _t(band(min(lowers), max(uppers)) if lowers and uppers else "?"),
-            _t(window(min(starts).isoformat(), max(ends).isoformat()) if starts and ends else "?"),
-            _t(c.get("explanation")),
+        kind = "reservation" if c.get("other_kind") == "constraint" else "operation"
+        head = Text(
+            "  ✗ blocks  " if blocking else "  ! allowed ", style="bold red" if blocking else "yellow"
         )
-    return table
+        head.append(Text(f"{c.get('other_manager')}'s {kind} {c.get('other_id')}"))
+        if kind == "operation":
+            head.append(Text(f", priority {c.get('other_priority')}"))
+        head.append(Text(f" ({c.get('reason')})", style="dim"))
+        lines.append(head)
+        where = band(min(lowers), max(uppers)) if lowers and uppers else "unbounded altitudes"
+        when = (
+            window(min(starts).isoformat(), max(ends).isoformat()) if starts and ends else "unbounded times"
+        )
+        volumes = ", ".join(sorted({f"{o.get('volume')}×{o.get('other_volume')}" for o in overlaps}))
+        lines.append(Text(f"      where: {where}, {when}; volumes {volumes}"))
+        lines.append(Text(f"      why:   {c.get('explanation')}"))
+    return Group(*lines)
 
 
 def others_table(others: Iterable[Json]) -> Table:

@@ -122,7 +122,7 @@ def test_client_credentials_grant_asks_once_per_audience_and_scopes(
 
 def test_a_token_about_to_expire_is_renewed(token_endpoint: tuple[str, type[_TokenEndpoint]]) -> None:
     url, endpoint = token_endpoint
-    soon = jwt.encode({"exp": int(time.time()) + 30}, "k", algorithm="HS256")
+    soon = jwt.encode({"exp": int(time.time()) + 30}, "k" * 32, algorithm="HS256")
     endpoint.answer = (200, {"access_token": soon})  # no expires_in: the token's exp is read
     asyncio.run(_tokens(url, [("a.example", ["s"]), ("a.example", ["s"])]))
     assert len(endpoint.requests) == 2  # 30 s left is under the renewal margin

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from parley.api.party import render
 from parley.api.party.deps import NodeDep, Operator
@@ -223,7 +223,7 @@ async def list_others(node: NodeDep, _op: Operator) -> JSONResponse:
 async def list_notifications(
     node: NodeDep,
     _op: Operator,
-    after: datetime | None = Query(default=None),
+    after: AwareDatetime | None = Query(default=None),
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> JSONResponse:
     """What the party's operators have been told (conflicts, state changes, peers' reports)."""

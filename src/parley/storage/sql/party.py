@@ -7,7 +7,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ from parley.domain.operations import (
     UserNotification,
 )
 from parley.ports.repositories import TransientConflict
+from parley.storage.sql.mapping import from_us, to_us
 from parley.storage.sql.tables import (
     party_notifications,
     party_operations,
@@ -37,11 +38,12 @@ _ATTEMPTS = 10
 
 
 def _us(t: datetime | None) -> int | None:
-    return None if t is None else round(t.timestamp() * 1_000_000)
+    """Exact microseconds (float timestamps lose some past the 2100s)."""
+    return None if t is None else to_us(t)
 
 
 def _dt(us: int | None) -> datetime | None:
-    return None if us is None else datetime.fromtimestamp(us / 1_000_000, UTC)
+    return None if us is None else from_us(us)
 
 
 def _dumps(doc: Any) -> str:
@@ -148,6 +150,8 @@ class SqlPartyRepository:
 
     def save_operation(self, op: OwnOperation, *, expected_revision: int | None) -> OwnOperation:
         t = party_operations
+        if op.created_at is None or op.updated_at is None:  # else the insert fails as if it existed
+            raise ValueError(f"operation {op.id!r}: created_at and updated_at are needed to store it")
         saved = op.with_(revision=(expected_revision or 0) + 1)
         values = {
             "kind": op.kind.value,

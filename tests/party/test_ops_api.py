@@ -428,6 +428,8 @@ def test_notifications_in_order_and_after_a_time(world: World) -> None:
     assert [n["details"]["report_id"] for n in limited] == [first]
     assert get(world, "red", "/notifications?limit=0").status_code == 400
     assert get(world, "red", "/notifications?after=yesterday").status_code == 400
+    naive = get(world, "red", "/notifications?after=2026-01-01T00:00:00")  # no offset: which zone?
+    assert naive.status_code == 400 and "after" in naive.json()["message"]
     assert get(world, "blue", "/notifications").json()["notifications"] == []
 
 

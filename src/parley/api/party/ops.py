@@ -150,7 +150,8 @@ async def activate_operation(op_id: str, node: NodeDep, _op: Operator) -> JSONRe
     current = node.repo.get_operation(node.party, entity_id)
     if current is None or current.kind is not OpKind.OPERATIONAL_INTENT:
         raise NotFound(f"no operation {op_id!r}")
-    request = planning.PlanRequest(entity_id, current.details, OpState.ACTIVATED, must_exist=True)
+    details = {**current.details, "off_nominal_volumes": []}  # a Nonconforming one is conforming again
+    request = planning.PlanRequest(entity_id, details, OpState.ACTIVATED, must_exist=True)
     return _plan_response(await planning.plan(node, request), created=False)
 
 

@@ -259,6 +259,11 @@ async def _plan_locked(node: PartyNode, request: PlanRequest) -> PlanOutcome:
         "off_nominal_volumes": list(request.details.get("off_nominal_volumes") or []),
         "priority": request.details.get("priority", 0),
     }
+    if details["off_nominal_volumes"]:
+        raise InvalidInput(
+            f"off_nominal_volumes: F3548 allows them only in the Nonconforming and Contingent states, "
+            f"not {request.state.value}"
+        )
     subject = _validate_details(request.op_id, details, request.state, node.manager)
     previous = (
         operation_from_details(current.id, current.details, state=current.state.value, manager=node.manager)

@@ -124,6 +124,35 @@ def test_an_operation_may_be_planned_activated_at_once(world: World) -> None:
     assert details.json()["operational_intent"]["reference"]["state"] == "Activated"
 
 
+def test_off_nominal_volumes_only_off_nominal(world: World) -> None:
+    # F3548 OperationalIntentDetails: "May not contain any items when the operational intent is
+    # Accepted or Activated"
+    body = operation_body(square(8.0, 47.0), off_nominal_volumes=[circle(8.0, 47.0, 500)])
+    r = post(world, "blue", "/operations", body)
+    assert r.status_code == 400 and "off_nominal_volumes" in r.json()["message"]
+    # a Nonconforming operation activated again by its operator sheds its off-nominal volumes
+    op = planned(world, "blue", operation_body(square(8.0, 47.0, 0.02), start_min=0))
+    post(world, "blue", f"/operations/{op['id']}/activate")
+    stray = {"time": iso(datetime.now(UTC)), "lat": 47.5, "lng": 8.5, "alt_m": 50.0}
+    r = post(world, "blue", f"/operations/{op['id']}/telemetry", {"samples": [stray]})
+    assert r.json()["state"] == "Nonconforming"
+    assert (
+        len(
+            get(world, "blue", f"/operations/{op['id']}").json()["operation"]["off_nominal_volumes"][
+                "features"
+            ]
+        )
+        == 1
+    )
+    r = post(world, "blue", f"/operations/{op['id']}/activate")
+    assert r.status_code == 200, r.text
+    assert r.json()["operation"]["state"] == "Activated"
+    assert r.json()["operation"]["off_nominal_volumes"]["features"] == []
+    sc = world.token("red", "utm.strategic_coordination")
+    served = world.client.get(world.uss_url("blue", f"/operational_intents/{op['id']}"), headers=sc).json()
+    assert served["operational_intent"]["details"]["off_nominal_volumes"] == []
+
+
 def test_a_given_id_is_used_and_a_second_plan_with_it_is_a_conflict(world: World) -> None:
     op_id = str(uuid.uuid4())
     op = planned(world, "red", operation_body(square(8.0, 47.0), id=op_id))

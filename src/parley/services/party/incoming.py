@@ -145,6 +145,8 @@ async def receive_operational_intent(node: PartyNode, body: Json, sender: str) -
     except (KeyError, TypeError, ValueError) as error:
         raise InvalidInput(f"operational_intent.details cannot be read: {error!r}") from error
     validate_operation(other)
+    if _older_than_known(node, entity_id, reference):
+        return
     node.repo.save_peer(
         PeerEntity(node.party, entity_id, OpKind.OPERATIONAL_INTENT, reference, details, node.now())
     )
@@ -174,8 +176,22 @@ async def receive_constraint(node: PartyNode, body: Json, sender: str) -> None:
     except (KeyError, TypeError, ValueError) as error:
         raise InvalidInput(f"constraint.details cannot be read: {error!r}") from error
     validate_operation(other)
+    if _older_than_known(node, entity_id, reference):
+        return
     node.repo.save_peer(PeerEntity(node.party, entity_id, OpKind.CONSTRAINT, reference, details, node.now()))
     await _report_conflicts(node, other)
+
+
+def _older_than_known(node: PartyNode, entity_id: str, reference: Json) -> bool:
+    """Whether a notified version is older than the one already known (notifications may arrive
+    out of order): it is then ignored rather than overwrite newer details."""
+    known = node.repo.get_peer(node.party, entity_id)
+    if known is None:
+        return False
+    try:
+        return int(reference["version"]) < int(known.reference["version"])
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 async def _report_conflicts(node: PartyNode, other: Operation) -> None:

@@ -568,6 +568,31 @@ def test_an_overlapping_intent_is_learnt_and_reported_as_a_conflict(world: World
     assert len(notifications(world, "red", "peer_operation_removed")) == 1
 
 
+def test_a_late_older_version_does_not_overwrite_a_newer_one(world: World) -> None:
+    theirs = str(uuid.uuid4())
+    newer = intent_notification(theirs, [f3548_volume(10.0, 47.0)])
+    newer["operational_intent"]["reference"]["version"] = 2
+    older = intent_notification(theirs, [f3548_volume(8.0, 47.0)])  # version 1, delivered late
+    assert post_intent(world, newer).status_code == 204
+    assert post_intent(world, older).status_code == 204
+    known = others(world, "red")
+    assert [(o["id"], o["version"]) for o in known] == [(theirs, 2)]
+    assert known[0]["volumes"]["features"][0]["geometry"]["coordinates"][0][0] == [10.0, 47.0]
+    # the same version again is taken (a repeated notification)
+    newer["operational_intent"]["details"]["priority"] = 7
+    assert post_intent(world, newer).status_code == 204
+    assert others(world, "red")[0]["priority"] == 7
+
+    constraint = str(uuid.uuid4())
+    newer = constraint_notification(constraint, [f3548_volume(10.0, 47.0)])
+    newer["constraint"]["reference"]["version"] = 3
+    assert post_constraint(world, newer).status_code == 204
+    assert (
+        post_constraint(world, constraint_notification(constraint, [f3548_volume(8, 47)])).status_code == 204
+    )
+    assert {o["id"]: o["version"] for o in others(world, "red")}[constraint] == 3
+
+
 def test_a_clear_intent_is_learnt_without_a_conflict(world: World) -> None:
     plan(world, "red", operation_body(square(8.0, 47.0, 0.02)))
     r = post_intent(world, intent_notification(str(uuid.uuid4()), [f3548_volume(20.0, 10.0)]))

@@ -377,6 +377,12 @@ async def change_state(
         details = dict(current.details)
         if off_nominal_volumes is not None:
             details["off_nominal_volumes"] = list(off_nominal_volumes)
+        # F3548 OperationalIntentDetails: off-nominal states need an off-nominal volume (the planned
+        # ones where none is given); a Contingent intent has no nominal volumes
+        if not details.get("off_nominal_volumes"):
+            details["off_nominal_volumes"] = list(details["volumes"])
+        if state is OpState.CONTINGENT:
+            details["volumes"] = []
         params: Json = {
             "extents": details["volumes"] + list(details.get("off_nominal_volumes") or []),
             "key": [],

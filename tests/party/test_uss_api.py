@@ -443,6 +443,37 @@ def test_details_of_what_the_node_does_not_serve_are_404(world: World) -> None:
     assert get(world.uss_url("red", f"/constraints/{reservation['id']}"), headers=cp).status_code == 404
 
 
+def test_served_details_hold_the_volumes_the_standard_asks_in_each_state(world: World) -> None:
+    """F3548 ``OperationalIntentDetails``: ``volumes`` at least one item when Accepted, Activated or
+    Nonconforming, none when Contingent; ``off_nominal_volumes`` at least one item when
+    Nonconforming or Contingent, none when Accepted or Activated."""
+    sc, node = world.token("blue", SC), world.server.nodes["red"]
+
+    def served(op_id: str) -> tuple[str, int, int]:
+        r = world.client.get(world.uss_url("red", f"/operational_intents/{op_id}"), headers=sc)
+        intent = exactly(r.json(), api.GetOperationalIntentDetailsResponse).operational_intent
+        return intent.reference.state, len(intent.details.volumes), len(intent.details.off_nominal_volumes)
+
+    op = plan(world, "red", operation_body(square(8.0, 47.0, 0.02), start_min=0))["id"]
+    assert served(op) == ("Accepted", 1, 0)
+    activate(world, "red", op)
+    assert served(op) == ("Activated", 1, 0)
+    stray_sample(world, "red", op)
+    state, volumes, off_nominal = served(op)
+    assert state in ("Nonconforming", "Contingent") and off_nominal == 1
+    assert volumes == (1 if state == "Nonconforming" else 0)
+    world.client.portal.call(planning.change_state, node, op, OpState.CONTINGENT)  # type: ignore[union-attr]
+    assert served(op) == ("Contingent", 0, 1)
+
+    # moved off-nominal without an off-nominal volume given: the planned ones stand for it
+    other = plan(world, "red", operation_body(square(9.0, 47.0, 0.02), start_min=0))["id"]
+    activate(world, "red", other)
+    world.client.portal.call(planning.change_state, node, other, OpState.NONCONFORMING)  # type: ignore[union-attr]
+    assert served(other) == ("Nonconforming", 1, 1)
+    world.client.portal.call(planning.change_state, node, other, OpState.CONTINGENT)  # type: ignore[union-attr]
+    assert served(other) == ("Contingent", 0, 1)
+
+
 @pytest.mark.parametrize("bad", ["not-a-uuid", "123", "00000000-0000-0000-0000-00000000000g"])
 def test_a_bad_entity_id_is_400(world: World, bad: str) -> None:
     for path, scope in [

@@ -56,6 +56,9 @@ log = logging.getLogger("parley.party.planning")
 
 Json = dict[str, Any]
 
+#: F3548 ``UssAvailabilityState`` of a USS that availability arbitration declared down.
+DOWN = "Down"
+
 
 class Outcome(StrEnum):
     """How a planning request ended."""
@@ -93,6 +96,8 @@ class _Found:
 
     others: list[Operation]
     key: list[str]
+    #: Entities of USSs marked Down whose details were assumed.
+    down: frozenset[str] = frozenset()
 
 
 def new_operation_id() -> str:
@@ -144,9 +149,10 @@ async def _query_areas(node: PartyNode, areas: Sequence[Json]) -> tuple[list[Jso
     return list(intents.values()), list(constraints.values())
 
 
-async def _details(node: PartyNode, kind: OpKind, ref: Json) -> tuple[Json, str | None]:
+async def _details(node: PartyNode, kind: OpKind, ref: Json) -> tuple[Json | None, str | None]:
     """``(details, ovn)`` of another USS's entity: from the cache when its version is current,
-    else from the managing USS (and cached)."""
+    else from the managing USS (and cached); ``(None, None)`` when that USS does not answer and
+    the DSS reports it Down (SCD0005, SCD0010: the planner assumes the worst or the least, below)."""
     entity_id = str(ref["id"])
     cached = node.repo.get_peer(node.party, entity_id) if node.cache_peer_details else None
     if (
@@ -163,6 +169,9 @@ async def _details(node: PartyNode, kind: OpKind, ref: Json) -> tuple[Json, str 
         else:
             got = await node.peers.constraint(base_url, entity_id)
     except CallFailed as error:
+        if ref.get("uss_availability") == DOWN:
+            log.info("details unavailable from a USS marked Down", extra={"entity": entity_id})
+            return None, None
         what = "operational intent" if kind is OpKind.OPERATIONAL_INTENT else "constraint"
         raise upstream(
             error, f"cannot obtain the details of {what} {entity_id} from its USS {ref.get('manager')!r}"
@@ -206,8 +215,12 @@ async def _survey(node: PartyNode, op_id: str, volumes: Sequence[Json]) -> _Foun
         else:
             fetch.append((OpKind.CONSTRAINT, ref))
     fetched = await asyncio.gather(*(_details(node, kind, ref) for kind, ref in fetch))
+    down: set[str] = set()
     for (kind, ref), (details, ovn) in zip(fetch, fetched, strict=True):
         entity_id, manager = str(ref["id"]), str(ref.get("manager", ""))
+        if details is None:
+            down.add(entity_id)
+            details = _assumed_details(kind, str(ref.get("state", "")), volumes)
         try:
             if kind is OpKind.OPERATIONAL_INTENT:
                 others.append(
@@ -221,7 +234,56 @@ async def _survey(node: PartyNode, op_id: str, volumes: Sequence[Json]) -> _Foun
             ) from error
         if ovn:
             key.append(ovn)
-    return _Found(others, sorted(set(key)))
+    return _Found(others, sorted(set(key)), frozenset(down))
+
+
+#: Priority assumed for an Accepted intent of a USS marked Down whose details are unavailable:
+#: below the lowest a plan may have (SCD0005: the lowest bound).
+LOWEST_BOUND_PRIORITY = -1
+#: Priority assumed for such an intent that is flying (Activated, Nonconforming, Contingent): the
+#: highest a plan may have (SCD0010).
+HIGHEST_PRIORITY = 100
+
+
+def _assumed_details(kind: OpKind, state: str, volumes: Sequence[Json]) -> Json:
+    """Details assumed for an entity of a Down USS that cannot be asked: it covers the whole
+    area the planner queried (the DSS says it may be anywhere there)."""
+    area = bounding_volume(volumes)
+    covered = [area] if area is not None else list(volumes)
+    if kind is OpKind.CONSTRAINT:
+        return {"volumes": covered}
+    if state == OpState.ACCEPTED.value:
+        return {"volumes": covered, "priority": LOWEST_BOUND_PRIORITY}
+    if state == OpState.ACTIVATED.value:
+        return {"volumes": covered, "priority": HIGHEST_PRIORITY}
+    return {"volumes": [], "off_nominal_volumes": covered, "priority": HIGHEST_PRIORITY}
+
+
+def _explain_down(result: CheckResult, down: frozenset[str]) -> CheckResult:
+    """Say why a conflict with an entity of a Down USS was decided as it was."""
+    if not down:
+        return result
+    conflicts = tuple(
+        replace(
+            c,
+            explanation=(
+                f"{c.other_id!r} belongs to {c.other_manager!r}, which the DSS reports Down and which did not "
+                "give its details: it is assumed to cover the whole area, "
+                + (
+                    "with the lowest priority, since it is only Accepted (SCD0005)"
+                    if c.other_priority == LOWEST_BOUND_PRIORITY
+                    else "with the highest priority, since it may be flying (SCD0010)"
+                    if c.other_kind.value == "operational_intent"
+                    else "as a constraint"
+                )
+                + f"; {c.explanation}"
+            ),
+        )
+        if c.other_id in down
+        else c
+        for c in result.conflicts
+    )
+    return replace(result, conflicts=conflicts)
 
 
 def _is_key_conflict(error: CallFailed) -> bool:
@@ -277,6 +339,7 @@ async def _plan_locked(node: PartyNode, request: PlanRequest) -> PlanOutcome:
         attempts += 1
         found = await _survey(node, request.op_id, volumes)
         result = await asyncio.to_thread(check, subject, found.others, node.policy, previous=previous)
+        result = _explain_down(result, found.down)
         if not result.clear:
             return PlanOutcome(Outcome.REJECTED, current, result, attempts, len(found.others))
         params: Json = {

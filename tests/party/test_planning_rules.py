@@ -108,3 +108,22 @@ def test_a_refused_plan_tells_nobody(world: World) -> None:
     assert red_id in {c["other_id"] for c in refused.json()["check"]["conflicts"]}
     notes = world.client.get(world.ops_url("red", "/notifications"), headers=world.operator("red")).json()
     assert notes["notifications"] == []
+
+
+def test_an_operation_whose_time_is_over_is_ended(world: World) -> None:
+    import time
+
+    planned = _plan(world, "red", operation_body(square(8.0, 47.0, 0.01), start_min=-1, minutes=1.05))
+    assert planned.status_code == 201, planned.text
+    op_id = planned.json()["operation"]["id"]
+    deadline = time.monotonic() + 15
+    state = "Accepted"
+    while state != "Ended" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        got = world.client.get(world.ops_url("red", f"/operations/{op_id}"), headers=world.operator("red"))
+        state = got.json()["operation"]["state"]
+    assert state == "Ended"
+    details = world.client.get(
+        world.uss_url("red", f"/operational_intents/{op_id}"), headers=world.token("blue", SC)
+    )
+    assert details.status_code == 404

@@ -24,9 +24,10 @@ from enum import StrEnum
 from parley.domain.errors import InvalidInput, NotFound
 from parley.domain.geo import Circle, LatLng, Volume3D, Volume4D
 from parley.domain.operations import OpKind, OpState, OwnOperation, TelemetrySample
-from parley.services.party.areas import wire_time
+from parley.services.party.areas import time_window, wire_time
 from parley.services.party.node import PartyNode
 from parley.services.party.planning import Outcome, PlanRequest, change_state, plan
+from parley.services.party.planning import end as planning_end
 from parley.strategic import Operation, check
 from parley.strategic.f3548 import operation_from_details
 
@@ -180,13 +181,21 @@ async def _contingent_if_overdue(node: PartyNode, op: OwnOperation) -> OwnOperat
 
 
 async def sweep(node: PartyNode) -> int:
-    """Make every operation Nonconforming for too long Contingent; how many were."""
+    """Periodic work: operations Nonconforming for too long become Contingent, and operations and
+    reservations whose every volume has ended are ended (removed from the DSS if still there,
+    subscribers told, no longer served to peers). How many changed."""
     changed = 0
+    now = node.now()
     for op in node.repo.list_operations(node.party):
-        if op.state is OpState.NONCONFORMING:
-            try:
-                if await _contingent_if_overdue(node, op) is not None:
-                    changed += 1
-            except Exception:
-                log.exception("could not make %s Contingent", op.id)
+        try:
+            _, end = time_window(
+                list(op.details.get("volumes") or []) + list(op.details.get("off_nominal_volumes") or [])
+            )
+            if end is not None and end <= now:
+                await planning_end(node, op.id)
+                changed += 1
+            elif op.state is OpState.NONCONFORMING and await _contingent_if_overdue(node, op) is not None:
+                changed += 1
+        except Exception:
+            log.exception("housekeeping of %s failed", op.id)
     return changed

@@ -17,7 +17,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from parley.domain.errors import Conflict, InvalidInput, NoTelemetry, NotFound
+from parley.domain.errors import Conflict, InvalidInput, NoTelemetry, NotFound, PermissionDenied
 from parley.domain.operations import OpKind, OpState, OwnOperation, PeerEntity, TelemetrySample
 from parley.services.party.areas import wire_time
 from parley.services.party.node import PartyNode
@@ -124,10 +124,10 @@ async def receive_operational_intent(node: PartyNode, body: Json, sender: str) -
     operators which of their operations it now conflicts with."""
     entity_id = str(body["operational_intent_id"])
     intent = body.get("operational_intent")
+    known = _known(node, entity_id, sender)
     if intent is None:
-        known = node.repo.get_peer(node.party, entity_id)
-        node.repo.delete_peer(node.party, entity_id)
         if known is not None:
+            node.repo.delete_peer(node.party, entity_id)
             node.notify_user(
                 "peer_operation_removed",
                 f"operational intent {entity_id} of {known.manager!r} was removed",
@@ -145,8 +145,8 @@ async def receive_operational_intent(node: PartyNode, body: Json, sender: str) -
     except (KeyError, TypeError, ValueError) as error:
         raise InvalidInput(f"operational_intent.details cannot be read: {error!r}") from error
     validate_operation(other)
-    if _older_than_known(node, entity_id, reference):
-        return
+    if known is not None:
+        _check_version(known, reference, other)
     node.repo.save_peer(
         PeerEntity(node.party, entity_id, OpKind.OPERATIONAL_INTENT, reference, details, node.now())
     )
@@ -157,10 +157,10 @@ async def receive_constraint(node: PartyNode, body: Json, sender: str) -> None:
     """A peer's ``PutConstraintDetailsParameters``."""
     entity_id = str(body["constraint_id"])
     constraint = body.get("constraint")
+    known = _known(node, entity_id, sender)
     if constraint is None:
-        known = node.repo.get_peer(node.party, entity_id)
-        node.repo.delete_peer(node.party, entity_id)
         if known is not None:
+            node.repo.delete_peer(node.party, entity_id)
             node.notify_user(
                 "peer_constraint_removed",
                 f"constraint {entity_id} of {known.manager!r} was removed",
@@ -176,22 +176,49 @@ async def receive_constraint(node: PartyNode, body: Json, sender: str) -> None:
     except (KeyError, TypeError, ValueError) as error:
         raise InvalidInput(f"constraint.details cannot be read: {error!r}") from error
     validate_operation(other)
-    if _older_than_known(node, entity_id, reference):
-        return
+    if known is not None:
+        _check_version(known, reference, other)
     node.repo.save_peer(PeerEntity(node.party, entity_id, OpKind.CONSTRAINT, reference, details, node.now()))
     await _report_conflicts(node, other)
 
 
-def _older_than_known(node: PartyNode, entity_id: str, reference: Json) -> bool:
-    """Whether a notified version is older than the one already known (notifications may arrive
-    out of order): it is then ignored rather than overwrite newer details."""
+def _known(node: PartyNode, entity_id: str, sender: str) -> PeerEntity | None:
+    """What this node knows of ``entity_id``; only its manager may change or remove it (F3548:
+    403 when the caller "is not the manager of this Entity according to the receiving client's
+    records")."""
     known = node.repo.get_peer(node.party, entity_id)
-    if known is None:
-        return False
+    if known is not None and known.manager and known.manager != sender:
+        raise PermissionDenied(
+            f"{sender!r} is not the manager of {entity_id} (as this USS knows it, {known.manager!r} is)"
+        )
+    return known
+
+
+def _check_version(known: PeerEntity, reference: Json, notified: Operation) -> None:
+    """F3548 409: a version older than one already received (notifications may arrive out of
+    order), or the same version with a different entity. Entities are compared as the conflict
+    engine reads them, so that a representation (``47`` or ``47.0``) makes no difference."""
     try:
-        return int(reference["version"]) < int(known.reference["version"])
+        version, known_version = int(reference["version"]), int(known.reference["version"])
     except (KeyError, TypeError, ValueError):
-        return False
+        return
+    if version < known_version:
+        raise Conflict(
+            f"version {version} of {known.id} is older than version {known_version} already received"
+        )
+    if version > known_version or known.details is None:
+        return
+    try:
+        if known.kind is OpKind.OPERATIONAL_INTENT:
+            before = operation_from_details(
+                known.id, known.details, state=str(known.reference.get("state")), manager=notified.manager
+            )
+        else:
+            before = constraint_from_details(known.id, known.details, manager=notified.manager)
+    except (InvalidInput, KeyError, TypeError, ValueError):
+        return  # what was known cannot be read: the notification replaces it
+    if before != notified:
+        raise Conflict(f"version {version} of {known.id} was already received, with different content")
 
 
 async def _report_conflicts(node: PartyNode, other: Operation) -> None:

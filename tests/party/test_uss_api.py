@@ -13,6 +13,7 @@ change nothing.
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import json
 import uuid
@@ -393,7 +394,8 @@ def test_operational_intent_details_are_exactly_the_standard_response(shared: Sh
     assert intent.reference.id == shared.op_id and intent.reference.manager == "red"
     assert intent.reference.state in ("Nonconforming", "Contingent")  # Contingent after 2 s
     assert intent.reference.uss_base_url == "http://testserver/parties/red"
-    assert len(intent.details.volumes) == 1 and len(intent.details.off_nominal_volumes) == 1
+    assert len(intent.details.off_nominal_volumes) == 1
+    assert len(intent.details.volumes) == (1 if intent.reference.state == "Nonconforming" else 0)
     mine = world.client.get(
         world.ops_url("red", f"/operations/{shared.op_id}"), headers=world.operator("red")
     )
@@ -582,8 +584,10 @@ def test_an_overlapping_intent_is_learnt_and_reported_as_a_conflict(world: World
     assert conflicts[0]["details"]["other_id"] == theirs
     assert conflicts[0]["details"]["other_manager"] == "blue"
 
-    # the same intent, changed to somewhere clear: no new conflict
-    r = post_intent(world, intent_notification(theirs, [f3548_volume(10.0, 47.0)]))
+    # the same intent, changed to somewhere clear (its next version): no new conflict
+    moved = intent_notification(theirs, [f3548_volume(10.0, 47.0)])
+    moved["operational_intent"]["reference"]["version"] = 2
+    r = post_intent(world, moved)
     assert r.status_code == 204, r.text
     assert len(notifications(world, "red", "conflict")) == 1
     assert others(world, "red")[0]["volumes"]["features"][0]["geometry"]["coordinates"][0][0] == [10.0, 47.0]
@@ -599,29 +603,67 @@ def test_an_overlapping_intent_is_learnt_and_reported_as_a_conflict(world: World
     assert len(notifications(world, "red", "peer_operation_removed")) == 1
 
 
-def test_a_late_older_version_does_not_overwrite_a_newer_one(world: World) -> None:
+def test_an_older_version_or_the_same_one_changed_is_409(world: World) -> None:
+    """F3548 409: "The Entity version specified in this message is lower than a previously-received
+    notification, or identical to a previously-received notification and the Entity is different"
+    (notifications may arrive out of order)."""
     theirs = str(uuid.uuid4())
     newer = intent_notification(theirs, [f3548_volume(10.0, 47.0)])
     newer["operational_intent"]["reference"]["version"] = 2
     older = intent_notification(theirs, [f3548_volume(8.0, 47.0)])  # version 1, delivered late
     assert post_intent(world, newer).status_code == 204
-    assert post_intent(world, older).status_code == 204
+    r = post_intent(world, older)
+    assert r.status_code == 409, r.text
+    exactly(r.json(), api.ErrorResponse)
+    changed = copy.deepcopy(newer)
+    changed["operational_intent"]["details"]["priority"] = 7
+    assert post_intent(world, changed).status_code == 409
+    # the very same notification again is fine (a retry), however its numbers are written
+    again = copy.deepcopy(newer)
+    for vertex in again["operational_intent"]["details"]["volumes"][0]["volume"]["outline_polygon"][
+        "vertices"
+    ]:
+        vertex["lng"] = int(vertex["lng"]) if vertex["lng"] == int(vertex["lng"]) else vertex["lng"]
+    assert post_intent(world, again).status_code == 204
     known = others(world, "red")
-    assert [(o["id"], o["version"]) for o in known] == [(theirs, 2)]
+    assert [(o["id"], o["version"], o["priority"]) for o in known] == [(theirs, 2, 0)]
     assert known[0]["volumes"]["features"][0]["geometry"]["coordinates"][0][0] == [10.0, 47.0]
-    # the same version again is taken (a repeated notification)
-    newer["operational_intent"]["details"]["priority"] = 7
-    assert post_intent(world, newer).status_code == 204
-    assert others(world, "red")[0]["priority"] == 7
+    newest = intent_notification(theirs, [f3548_volume(8.0, 47.0)])
+    newest["operational_intent"]["reference"]["version"] = 3
+    assert post_intent(world, newest).status_code == 204
+    assert others(world, "red")[0]["version"] == 3
 
     constraint = str(uuid.uuid4())
     newer = constraint_notification(constraint, [f3548_volume(10.0, 47.0)])
     newer["constraint"]["reference"]["version"] = 3
     assert post_constraint(world, newer).status_code == 204
     assert (
-        post_constraint(world, constraint_notification(constraint, [f3548_volume(8, 47)])).status_code == 204
+        post_constraint(world, constraint_notification(constraint, [f3548_volume(8, 47)])).status_code == 409
     )
     assert {o["id"]: o["version"] for o in others(world, "red")}[constraint] == 3
+
+
+def test_only_the_manager_may_change_or_remove_what_it_manages(world: World) -> None:
+    """F3548 403: "The client identified in the access token is not the manager of this Entity
+    according to the receiving client's records"."""
+    intent, constraint = str(uuid.uuid4()), str(uuid.uuid4())
+    assert post_intent(world, intent_notification(intent, [f3548_volume(10.0, 47.0)])).status_code == 204
+    assert (
+        post_constraint(world, constraint_notification(constraint, [f3548_volume(11.0, 47.0)])).status_code
+        == 204
+    )
+    before = others(world, "red")
+    hijack = intent_notification(intent, [f3548_volume(8.0, 47.0)], manager="green")
+    hijack["operational_intent"]["reference"]["version"] = 5
+    for body in (hijack, intent_notification(intent)):
+        r = post_intent(world, body, sender="green")
+        assert r.status_code == 403, r.text
+        exactly(r.json(), api.ErrorResponse)
+    assert post_constraint(world, constraint_notification(constraint), sender="blue").status_code == 403
+    assert others(world, "red") == before
+    assert post_constraint(world, constraint_notification(constraint)).status_code == 204  # green's own
+    assert post_intent(world, intent_notification(intent)).status_code == 204  # blue's own
+    assert others(world, "red") == []
 
 
 def test_a_clear_intent_is_learnt_without_a_conflict(world: World) -> None:

@@ -301,6 +301,19 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
         yield Shared(world, op["id"], reservation["id"])
 
 
+@pytest.fixture(scope="module")
+def calm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """A world where red has one operation and knows of nothing else: malformed notifications,
+    which must change nothing, share it."""
+    with contextlib.contextmanager(make_world)(tmp_path_factory.mktemp("uss-calm")) as world:
+        plan(world, "red", operation_body(square(8.0, 47.0, 0.02)))
+        yield world
+
+
+def unchanged(world: World, before: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+    assert (others(world, "red"), notifications(world, "red")) == before
+
+
 def send(shared: Shared, call: Call, headers: dict[str, str]) -> Any:
     world = shared.world
     return world.client.request(
@@ -758,15 +771,14 @@ def _bad_intents() -> list[tuple[str, Callable[[dict[str, Any]], Any]]]:
 
 @pytest.mark.parametrize(("what", "edit"), _bad_intents(), ids=[w for w, _ in _bad_intents()])
 def test_a_malformed_intent_notification_is_400_and_changes_nothing(
-    world: World, what: str, edit: Callable[[dict[str, Any]], Any]
+    calm: World, what: str, edit: Callable[[dict[str, Any]], Any]
 ) -> None:
-    plan(world, "red", operation_body(square(8.0, 47.0, 0.02)))
+    before = others(calm, "red"), notifications(calm, "red")
     body = edit(intent_notification(str(uuid.uuid4()), [f3548_volume(8.005, 47.005)]))
-    r = post_intent(world, body)
+    r = post_intent(calm, body)
     assert r.status_code == 400, (what, r.status_code, r.text)
     exactly(r.json(), api.ErrorResponse)
-    assert others(world, "red") == []
-    assert notifications(world, "red") == []
+    unchanged(calm, before)
 
 
 @pytest.mark.parametrize(
@@ -782,8 +794,8 @@ def test_a_malformed_intent_notification_is_400_and_changes_nothing(
         "altitude above ground",
     ],
 )
-def test_a_malformed_constraint_notification_is_400_and_changes_nothing(world: World, what: str) -> None:
-    plan(world, "red", operation_body(square(8.0, 47.0, 0.02)))
+def test_a_malformed_constraint_notification_is_400_and_changes_nothing(calm: World, what: str) -> None:
+    before = others(calm, "red"), notifications(calm, "red")
     body = constraint_notification(str(uuid.uuid4()), [f3548_volume(8.005, 47.005)])
     constraint = body["constraint"]
     if what == "no id":
@@ -802,11 +814,10 @@ def test_a_malformed_constraint_notification_is_400_and_changes_nothing(world: W
         constraint["details"]["volumes"][0]["volume"]["outline_polygon"]["vertices"] = []
     elif what == "altitude above ground":
         constraint["details"]["volumes"][0]["volume"]["altitude_upper"]["reference"] = "SFC"
-    r = post_constraint(world, body)
+    r = post_constraint(calm, body)
     assert r.status_code == 400, (what, r.status_code, r.text)
     exactly(r.json(), api.ErrorResponse)
-    assert others(world, "red") == []
-    assert notifications(world, "red") == []
+    unchanged(calm, before)
 
 
 def test_a_notification_is_learnt_by_the_addressed_party_only(world: World) -> None:
@@ -850,8 +861,9 @@ def test_a_report_is_kept_and_answered_with_its_id(world: World) -> None:
         [],
     ],
 )
-def test_a_malformed_report_is_400(world: World, body: Any) -> None:
-    r = world.client.post(world.uss_url("red", "/reports"), json=body, headers=world.token("blue", SC))
+def test_a_malformed_report_is_400(calm: World, body: Any) -> None:
+    before = others(calm, "red"), notifications(calm, "red")
+    r = calm.client.post(calm.uss_url("red", "/reports"), json=body, headers=calm.token("blue", SC))
     assert r.status_code == 400, r.text
     exactly(r.json(), api.ErrorResponse)
-    assert notifications(world, "red") == []
+    unchanged(calm, before)

@@ -867,3 +867,17 @@ def test_a_malformed_report_is_400(calm: World, body: Any) -> None:
     assert r.status_code == 400, r.text
     exactly(r.json(), api.ErrorResponse)
     unchanged(calm, before)
+
+
+def test_a_notification_must_come_from_the_manager_it_names_and_not_about_our_own(world: World) -> None:
+    intent = str(uuid.uuid4())
+    spoofed = intent_notification(intent, [f3548_volume(10.0, 47.0)], manager="blue")
+    r = post_intent(world, spoofed, sender="green")  # green claims to speak for blue's intent
+    assert r.status_code == 403, r.text
+    assert "blue" in r.json()["message"] and "green" in r.json()["message"]
+    constraint = constraint_notification(str(uuid.uuid4()), [f3548_volume(10.0, 47.0)], manager="green")
+    assert post_constraint(world, constraint, sender="blue").status_code == 403
+    mine = plan(world, "red", operation_body(square(8.0, 47.0, 0.02)))
+    about_ours = intent_notification(mine["id"], [f3548_volume(8.0, 47.0)], manager="blue")
+    assert post_intent(world, about_ours, sender="blue").status_code == 403
+    assert others(world, "red") == []

@@ -138,6 +138,10 @@ async def receive_operational_intent(node: PartyNode, body: Json, sender: str) -
     if str(reference.get("id", entity_id)) != entity_id:
         raise InvalidInput("operational_intent.reference.id differs from operational_intent_id")
     reference.setdefault("manager", sender)
+    if reference["manager"] != sender:
+        raise PermissionDenied(
+            f"the reference names {reference['manager']!r} as its manager, but the notification comes from {sender!r}"
+        )
     try:
         other = operation_from_details(
             entity_id, details, state=str(reference.get("state")), manager=str(reference.get("manager"))
@@ -171,6 +175,10 @@ async def receive_constraint(node: PartyNode, body: Json, sender: str) -> None:
     if str(reference.get("id", entity_id)) != entity_id:
         raise InvalidInput("constraint.reference.id differs from constraint_id")
     reference.setdefault("manager", sender)
+    if reference["manager"] != sender:
+        raise PermissionDenied(
+            f"the reference names {reference['manager']!r} as its manager, but the notification comes from {sender!r}"
+        )
     try:
         other = constraint_from_details(entity_id, details, manager=str(reference.get("manager")))
     except (KeyError, TypeError, ValueError) as error:
@@ -186,6 +194,9 @@ def _known(node: PartyNode, entity_id: str, sender: str) -> PeerEntity | None:
     """What this node knows of ``entity_id``; only its manager may change or remove it (F3548:
     403 when the caller "is not the manager of this Entity according to the receiving client's
     records")."""
+    own = node.repo.get_operation(node.party, entity_id)
+    if own is not None:
+        raise PermissionDenied(f"{entity_id} is managed by this USS, not by {sender!r}")
     known = node.repo.get_peer(node.party, entity_id)
     if known is not None and known.manager and known.manager != sender:
         raise PermissionDenied(

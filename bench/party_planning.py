@@ -29,6 +29,12 @@ commit on) with ``--postgres``; server workers ``--workers`` (repeatable, defaul
 configuration gets a fresh data directory and database (``parley db upgrade``), a fresh server,
 a warm-up, then ``--n`` timed plans, one at a time, over one keep-alive connection.
 
+Figures: p50/p95/p99/mean/max of the round trip in milliseconds, plans per second (one at a time:
+1000 / mean), the server's CPU time per call (all ``parley serve`` processes, from /proc; not
+PostgreSQL's), and the machine's load average before and after (other work on the machine
+inflates the figures). ``--profile DIR`` samples the server with py-spy (its own figures are then
+slower) and writes collapsed stacks per configuration.
+
 Usage::
 
     python bench/party_planning.py                        # SQLite, 2 workers, cache off and on
@@ -183,7 +189,8 @@ def settings_toml(workdir: Path, database_url: str, port: int, workers: int, cac
 
 
 @contextlib.contextmanager
-def parley_serve(config: Path, log_path: Path, port: int, profile: Path | None = None) -> Iterator[str]:
+def parley_serve(config: Path, log_path: Path, port: int, profile: Path | None = None) -> Iterator[int]:
+    """Run ``parley serve --config`` until the block ends; yields its process id."""
     command = [sys.executable, "-m", "parley", "serve", "--config", str(config)]
     if profile is not None:
         # py-spy samples the server and its worker processes; it writes on SIGINT.
@@ -193,7 +200,6 @@ def parley_serve(config: Path, log_path: Path, port: int, profile: Path | None =
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, start_new_session=profile is not None
         )
-        base = f"http://{HOST}:{port}"
         try:
             deadline = time.monotonic() + 120
             while True:
@@ -208,7 +214,7 @@ def parley_serve(config: Path, log_path: Path, port: int, profile: Path | None =
                 if time.monotonic() > deadline:
                     raise RuntimeError("parley serve did not come up in 120 s")
                 time.sleep(0.2)
-            yield base
+            yield process.pid
         finally:
             if profile is not None:
                 os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C: the server stops, py-spy writes
@@ -228,6 +234,38 @@ def _py_spy() -> str:
     if found is None:
         raise RuntimeError("--profile needs py-spy: python3 -m pip install --target /tmp/tools py-spy")
     return found
+
+
+class ServerCpu:
+    """CPU time (user + system) of the server: its process and worker processes, from /proc (Linux;
+    NaN elsewhere). Clock-tick resolution (10 ms), so only sums over many calls mean something."""
+
+    def __init__(self, pid: int) -> None:
+        self.pids = self._tree(pid)
+        self.tick_s = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else math.nan
+
+    @staticmethod
+    def _tree(root: int) -> list[int]:
+        parents: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                parents[int(stat.parent.name)] = int(fields[1])
+        tree, frontier = [root], [root]
+        while frontier:
+            frontier = [pid for pid, parent in parents.items() if parent in frontier]
+            tree += frontier
+        return tree
+
+    def seconds(self) -> float:
+        ticks = 0
+        for pid in self.pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return math.nan
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks * self.tick_s
 
 
 class Operator:
@@ -280,6 +318,9 @@ class Result:
     considered: int
     plan_ms: list[float] = field(default_factory=list)
     end_ms: list[float] = field(default_factory=list)
+    #: Server CPU time over the timed plans and over the ends, milliseconds.
+    plan_cpu_ms: float = math.nan
+    end_cpu_ms: float = math.nan
     #: The machine's 1-minute load average before and after the timed plans (other work on it).
     load: tuple[float, float] = (math.nan, math.nan)
 
@@ -321,23 +362,35 @@ def prefill(ports: dict[str, Operator], scene: Scene, bands: int) -> None:
                 progress.advance(task)
 
 
-def plan_once(operator: Operator, scene: Scene, expected: int) -> tuple[float, float]:
-    """Plan one new operation (timed), check the outcome, end it (timed apart)."""
+def plan_once(
+    operator: Operator, scene: Scene, expected: int, cpu: ServerCpu | None = None
+) -> tuple[float, float, float, float]:
+    """Plan one new operation (timed), check the outcome, end it (timed apart); wall-clock and
+    server CPU milliseconds of each."""
     body = scene.plan_body(datetime.now(UTC))
     body["id"] = str(uuid.uuid4())
+    cpu0 = cpu.seconds() if cpu else math.nan
     started = time.perf_counter()
     status, answer = operator.request("POST", "/operations", body)
     planned = time.perf_counter()
+    cpu1 = cpu.seconds() if cpu else math.nan
     if status != 201 or answer.get("outcome") != "accepted" or answer.get("others_considered") != expected:
         raise RuntimeError(
             f"expected 201 accepted with others_considered == {expected}, got {status}: "
             f"{json.dumps(answer)[:2000]}"
         )
+    started_end = time.perf_counter()
     status, answer = operator.request("POST", f"/operations/{body['id']}/end")
     ended = time.perf_counter()
+    cpu2 = cpu.seconds() if cpu else math.nan
     if status != 200:
         raise RuntimeError(f"ending {body['id']}: {status} {answer}")
-    return (planned - started) * 1000.0, (ended - planned) * 1000.0
+    return (
+        (planned - started) * 1000.0,
+        (ended - started_end) * 1000.0,
+        (cpu1 - cpu0) * 1000.0,
+        (cpu2 - cpu1) * 1000.0,
+    )
 
 
 def run_config(config: Config, args: argparse.Namespace, postgres: PostgresServer | None) -> Result:
@@ -364,7 +417,7 @@ def run_config(config: Config, args: argparse.Namespace, postgres: PostgresServe
         args.profile.mkdir(parents=True, exist_ok=True)
         name = f"{config.backend}-w{config.workers}-{'cached' if config.cached else 'fetched'}.collapsed.txt"
         profile = args.profile.resolve() / name
-    with parley_serve(config_path, workdir / "serve.log", port, profile):
+    with parley_serve(config_path, workdir / "serve.log", port, profile) as pid:
         operators = {p: Operator(port, p, private_pem) for p in (PLANNER, *PEERS)}
         try:
             prefill(operators, scene, args.peer_intents)
@@ -376,13 +429,18 @@ def run_config(config: Config, args: argparse.Namespace, postgres: PostgresServe
                     plan_once(planner, scene, expected)
                     progress.advance(task)
                 task = progress.add_task(f"{config.label}: timed", total=args.n)
+                cpu = ServerCpu(pid)
                 load_before = os.getloadavg()[0]
+                plan_cpu_ms = end_cpu_ms = 0.0
                 for _ in range(args.n):
-                    plan_ms, end_ms = plan_once(planner, scene, expected)
+                    plan_ms, end_ms, plan_cpu, end_cpu = plan_once(planner, scene, expected, cpu)
                     result.plan_ms.append(plan_ms)
                     result.end_ms.append(end_ms)
+                    plan_cpu_ms += plan_cpu
+                    end_cpu_ms += end_cpu
                     progress.advance(task)
                 result.load = (load_before, os.getloadavg()[0])
+                result.plan_cpu_ms, result.end_cpu_ms = plan_cpu_ms, end_cpu_ms
         finally:
             for operator in operators.values():
                 operator.close()
@@ -397,22 +455,26 @@ def print_results(results: list[Result], args: argparse.Namespace) -> None:
     )
     table = Table(title=title)
     for column in ("backend", "workers", "peer details", "call", "p50 ms", "p95 ms", "p99 ms", "mean ms",
-                   "max ms", "per s", "load"):  # fmt: skip
+                   "max ms", "per s", "CPU ms", "load"):  # fmt: skip
         table.add_column(column, justify="left" if column in ("backend", "peer details", "call") else "right")
     for r in results:
-        for call, values in (("plan", r.plan_ms), ("end", r.end_ms)):
+        for call, values, cpu_ms in (("plan", r.plan_ms, r.plan_cpu_ms), ("end", r.end_ms, r.end_cpu_ms)):
             s = Result.stats(values)
             table.add_row(
                 r.config.backend, str(r.config.workers),
                 "cached" if r.config.cached else f"fetched ({r.considered})", call,
                 f"{s['p50_ms']:.1f}", f"{s['p95_ms']:.1f}", f"{s['p99_ms']:.1f}", f"{s['mean_ms']:.1f}",
-                f"{s['max_ms']:.1f}", f"{s['per_s']:.1f}", f"{r.load[0]:.1f}-{r.load[1]:.1f}",
+                f"{s['max_ms']:.1f}", f"{s['per_s']:.1f}", f"{cpu_ms / len(values):.1f}",
+                f"{r.load[0]:.1f}-{r.load[1]:.1f}",
             )  # fmt: skip
     Console(width=max(120, console.width)).print(table)
     print(
         "plan: POST .../operations, operator's full HTTP round trip (query, details, check, write, notify);"
     )
     print("end: POST .../operations/{id}/end after each plan (untimed in 'plan'); per s: 1000 / mean;")
+    print(
+        "CPU ms: the server's CPU time (all its processes) per call, mean; the DSS and all four parties' share;"
+    )
     print(
         "load: the 1-minute load average before and after (other work sharing the CPUs inflates the figures)."
     )
@@ -476,8 +538,8 @@ def main() -> None:
                         "workers": r.config.workers,
                         "cache_peer_details": r.config.cached,
                         "others_considered": r.considered,
-                        "plan": Result.stats(r.plan_ms),
-                        "end": Result.stats(r.end_ms),
+                        "plan": {**Result.stats(r.plan_ms), "server_cpu_ms": r.plan_cpu_ms / len(r.plan_ms)},
+                        "end": {**Result.stats(r.end_ms), "server_cpu_ms": r.end_cpu_ms / len(r.end_ms)},
                         "load_average": list(r.load),
                     }
                     for r in results

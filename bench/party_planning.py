@@ -444,6 +444,7 @@ def run_config(config: Config, args: argparse.Namespace, postgres: PostgresServe
         finally:
             for operator in operators.values():
                 operator.close()
+    shutil.rmtree(workdir, ignore_errors=True)  # kept (with serve.log) when the run failed
     return result
 
 

@@ -9,6 +9,7 @@ read ``private.pem`` can impersonate any USS, so never enable ``dev_auth`` on a 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 import uuid
@@ -96,7 +97,7 @@ def mint_token(
         if not scope or any(ch.isspace() for ch in scope):
             raise ValueError(f"Invalid scope {scope!r}: scopes are non-empty and contain no whitespace")
 
-    key = _load_private_key(private_key_pem, source="the private key")
+    key = _loaded_key(private_key_pem)
     if algorithm == "RS256" and not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("RS256 needs an RSA private key")
     if algorithm == "ES256" and not (
@@ -117,6 +118,13 @@ def mint_token(
     }
     headers = {"kid": kid} if kid is not None else None
     return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
+
+
+@functools.lru_cache(maxsize=32)
+def _loaded_key(pem: bytes) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    """The key of ``pem``, parsed once (parsing and checking an RSA key costs tens of milliseconds,
+    and a node mints a token per audience and scope set)."""
+    return _load_private_key(pem, source="the private key")
 
 
 def _load_private_key(pem: bytes, *, source: str) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:

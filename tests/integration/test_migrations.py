@@ -58,9 +58,9 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
     url = empty_database
-    assert migrate.head_revision() == "0002"
+    assert migrate.head_revision() == "0003"
     migrate.upgrade(url)
-    assert migrate.current_revision(url) == "0002"
+    assert migrate.current_revision(url) == "0003"
     assert _table_names(url) == SCHEMA_TABLES | {"alembic_version"}
     assert _schema_differences(url) == []
 
@@ -69,10 +69,10 @@ def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
     assert _table_names(url) - {"alembic_version"} == set()
 
     migrate.upgrade(url)
-    assert migrate.current_revision(url) == "0002"
+    assert migrate.current_revision(url) == "0003"
     assert _schema_differences(url) == []
     migrate.upgrade(url)  # already at head: a no-op
-    assert migrate.current_revision(url) == "0002"
+    assert migrate.current_revision(url) == "0003"
 
 
 def test_migrated_database_is_usable(empty_database: str) -> None:
@@ -102,3 +102,28 @@ def test_unmigrated_database_differs(tmp_path: Path) -> None:
     url = _sqlite(tmp_path)
     added = {d[1].name for d in _schema_differences(url) if d[0] == "add_table"}
     assert added == SCHEMA_TABLES
+
+
+@pytest.mark.postgres
+def test_line_entries_are_append_only_on_postgresql(postgres_server: Any) -> None:
+    url = postgres_server.create_database("parley_append_only")
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                tables.line_entries.insert().values(
+                    holder="red", hash="sha256:" + "0" * 64, author="red", seq=1, kind="key",
+                    thread=None, at_us=0, entry="{}", received_us=0,
+                )
+            )  # fmt: skip
+        for statement in (
+            tables.line_entries.update().values(entry='{"forged":true}'),
+            tables.line_entries.delete(),
+        ):
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as connection:
+                connection.execute(statement)
+        with engine.connect() as connection:
+            assert connection.execute(sa.select(tables.line_entries.c.entry)).scalar_one() == "{}"
+    finally:
+        engine.dispose()

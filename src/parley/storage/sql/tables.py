@@ -182,6 +182,91 @@ party_notifications = sa.Table(
     sa.Index("ix_party_notifications_party_id_at_us", "party_id", "at_us"),
 )
 
+# -- the line -----------------------------------------------------------------------------------
+
+#: Length of an entry digest: ``sha256:`` and 64 hexadecimal digits.
+DIGEST_LENGTH = 71
+
+line_entries = sa.Table(
+    "line_entries",
+    metadata,
+    sa.Column("holder", sa.String(PARTY_LENGTH), primary_key=True),
+    sa.Column("hash", sa.String(DIGEST_LENGTH), primary_key=True),
+    sa.Column("author", sa.String(PARTY_LENGTH), nullable=False),
+    sa.Column("seq", sa.BigInteger(), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    _id("thread", nullable=True),
+    sa.Column("at_us", sa.BigInteger(), nullable=False),
+    sa.Column("entry", sa.Text(), nullable=False),
+    sa.Column("received_us", sa.BigInteger(), nullable=False),
+    sa.UniqueConstraint("holder", "author", "seq", name="uq_line_entries_holder_author_seq"),
+    sa.Index("ix_line_entries_holder_thread", "holder", "thread"),
+)
+
+line_outbox = sa.Table(
+    "line_outbox",
+    metadata,
+    sa.Column(
+        "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("holder", sa.String(PARTY_LENGTH), nullable=False),
+    sa.Column("recipient", sa.String(PARTY_LENGTH), nullable=False),
+    sa.Column("hash", sa.String(DIGEST_LENGTH), nullable=False),
+    sa.Column("created_us", sa.BigInteger(), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("next_attempt_us", sa.BigInteger(), nullable=False),
+    sa.Column("delivered_us", sa.BigInteger(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.UniqueConstraint("holder", "recipient", "hash", name="uq_line_outbox_holder_recipient_hash"),
+    sa.Index(
+        "ix_line_outbox_holder_delivered_us_next_attempt_us", "holder", "delivered_us", "next_attempt_us"
+    ),
+)
+
+line_pins = sa.Table(
+    "line_pins",
+    metadata,
+    sa.Column("holder", sa.String(PARTY_LENGTH), primary_key=True),
+    sa.Column("party", sa.String(PARTY_LENGTH), primary_key=True),
+    sa.Column("key_id", sa.String(80), primary_key=True),
+    sa.Column("pinned_us", sa.BigInteger(), nullable=False),
+    sa.Column("proof", sa.Text(), nullable=True),
+)
+
+line_registry = sa.Table(
+    "line_registry",
+    metadata,
+    sa.Column("party", sa.String(PARTY_LENGTH), primary_key=True),
+    sa.Column("key_id", sa.String(80), nullable=False),
+    sa.Column("base_url", sa.Text(), nullable=False),
+    sa.Column("display_name", sa.Text(), nullable=False),
+    sa.Column("registered_us", sa.BigInteger(), nullable=False),
+    sa.Column("keys", sa.Text(), nullable=False),
+)
+
+line_witness = sa.Table(
+    "line_witness",
+    metadata,
+    sa.Column("party", sa.String(PARTY_LENGTH), primary_key=True),
+    sa.Column("seq", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("head", sa.String(DIGEST_LENGTH), nullable=False),
+    sa.Column("at_us", sa.BigInteger(), nullable=False),
+    sa.Column("countersignature", sa.Text(), nullable=False),
+)
+
+line_forks = sa.Table(
+    "line_forks",
+    metadata,
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("party", sa.String(PARTY_LENGTH), nullable=False),
+    sa.Column("seq", sa.BigInteger(), nullable=False),
+    sa.Column("head", sa.String(DIGEST_LENGTH), nullable=False),
+    sa.Column("other_head", sa.String(DIGEST_LENGTH), nullable=False),
+    sa.Column("reported_us", sa.BigInteger(), nullable=False),
+)
+
 #: Every table, parents before children (the order to create; reverse it to drop).
 ALL_TABLES: tuple[sa.Table, ...] = (
     operational_intents,
@@ -196,4 +281,10 @@ ALL_TABLES: tuple[sa.Table, ...] = (
     party_peer_entities,
     party_telemetry,
     party_notifications,
+    line_entries,
+    line_outbox,
+    line_pins,
+    line_registry,
+    line_witness,
+    line_forks,
 )

@@ -4,8 +4,6 @@ same database and engines as the DSS (:class:`~parley.storage.sql.uow.SqlStore`)
 from __future__ import annotations
 
 import json
-import random
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -22,7 +20,7 @@ from parley.domain.operations import (
     TelemetrySample,
     UserNotification,
 )
-from parley.ports.repositories import TransientConflict
+from parley.storage.sql import retry
 from parley.storage.sql.mapping import from_us, to_us
 from parley.storage.sql.tables import (
     party_notifications,
@@ -30,11 +28,10 @@ from parley.storage.sql.tables import (
     party_peer_entities,
     party_telemetry,
 )
-from parley.storage.sql.uow import SqlStore, translate_errors
+from parley.storage.sql.uow import SqlStore
 
 T = TypeVar("T")
 
-_ATTEMPTS = 10
 
 
 def _us(t: datetime | None) -> int | None:
@@ -103,20 +100,7 @@ class SqlPartyRepository:
         self._postgres = store.engine.dialect.name == "postgresql"
 
     def _run(self, work: Callable[[sa.Connection], T], *, readonly: bool = False) -> T:
-        """``work`` in one transaction, run again (with a jittered back-off) when the database
-        aborts it for a concurrent one (PostgreSQL serialization failure, SQLite busy)."""
-        for attempt in range(_ATTEMPTS):
-            try:
-                with self.store.unit_of_work(readonly=readonly) as uow:
-                    with translate_errors():
-                        result = work(uow.connection)
-                    uow.commit()
-                    return result
-            except TransientConflict:
-                if attempt == _ATTEMPTS - 1:
-                    raise
-                time.sleep(random.uniform(0.0, 0.002 * 2**attempt))
-        raise AssertionError("unreachable")
+        return retry.run(self.store, work, readonly=readonly)
 
     # -- operations --------------------------------------------------------------------------
 

@@ -1,0 +1,134 @@
+"""What the line's services need from storage: entries (append-only: there is no update or delete),
+the outbox of entries to deliver, pinned keys; and, on the shared service, the registry of parties,
+the witnessed chain heads and the forks found. Every method is one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from parley.domain.errors import Conflict
+
+Json = dict[str, Any]
+
+
+class ForkDetected(Conflict):
+    """Two different entries claim one position (author, seq) of a chain (HTTP 409)."""
+
+    def __init__(self, message: str, *, author: str, seq: int, held: str, offered: str) -> None:
+        super().__init__(message)
+        self.author, self.seq, self.held, self.offered = author, seq, held, offered
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """An entry as a node holds it: its canonical JSON and the fields it is looked up by."""
+
+    holder: str
+    hash: str
+    author: str
+    seq: int
+    kind: str
+    thread: str | None
+    at: datetime
+    entry: Json
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    seq: int
+    holder: str
+    recipient: str
+    hash: str
+    attempts: int
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    holder: str
+    party: str
+    key_id: str
+    pinned_at: datetime
+    proof: Json | None
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    party: str
+    key_id: str
+    base_url: str
+    display_name: str
+    registered_at: datetime
+    keys: list[Json]
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessedHead:
+    party: str
+    seq: int
+    head: str
+    at: datetime
+    countersignature: Json
+
+
+class LineRepository(Protocol):
+    # -- a node's entries --------------------------------------------------------------------------
+    def append(self, entry: StoredEntry, *, deliver_to: Sequence[str] = (), now: datetime) -> bool:
+        """Store ``entry`` and, in the same transaction, queue it for ``deliver_to``. False (and
+        nothing changed) when the holder has it already; :class:`ForkDetected` when the holder has
+        another entry at its (author, seq)."""
+        ...
+
+    def get(self, holder: str, entry_hash: str) -> StoredEntry | None: ...
+
+    def head(self, holder: str, author: str) -> StoredEntry | None:
+        """The holder's latest entry by ``author`` (highest seq)."""
+        ...
+
+    def thread(self, holder: str, thread: str) -> list[StoredEntry]: ...
+
+    def entries(
+        self, holder: str, *, author: str | None = None, limit: int | None = None
+    ) -> list[StoredEntry]:
+        """The holder's entries, by author then seq (one author's chain when ``author`` is given)."""
+        ...
+
+    def threads(self, holder: str, *, limit: int = 1000) -> list[str]:
+        """Thread ids the holder has, newest first."""
+        ...
+
+    def count(self, holder: str) -> int: ...
+
+    # -- outbox ------------------------------------------------------------------------------------
+    def due(self, holder: str, now: datetime, *, limit: int = 100) -> list[OutboxItem]: ...
+
+    def mark_delivered(self, item: OutboxItem, now: datetime) -> None: ...
+
+    def mark_failed(self, item: OutboxItem, next_attempt_at: datetime, error: str) -> None: ...
+
+    def pending(self, holder: str) -> int: ...
+
+    # -- pinned keys -------------------------------------------------------------------------------
+    def pins(self, holder: str, party: str) -> list[Pin]: ...
+
+    def pin(self, pin: Pin) -> None: ...
+
+    # -- the shared service --------------------------------------------------------------------------
+    def register(self, registration: Registration) -> None: ...
+
+    def registration(self, party: str) -> Registration | None: ...
+
+    def registrations(self) -> list[Registration]: ...
+
+    def witness(self, head: WitnessedHead) -> WitnessedHead:
+        """Record ``head`` unless one is held at its (party, seq): return what is held (a different
+        head there is a fork, recorded and raised as :class:`ForkDetected`)."""
+        ...
+
+    def witnessed(self, party: str, *, from_seq: int = 0) -> list[WitnessedHead]: ...

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from parley.domain.errors import Conflict
+from parley.line.errors import ForkDetected as _Fork
 
 Json = dict[str, Any]
 
 
-class ForkDetected(Conflict):
+class ForkDetected(_Fork):
     """Two different entries claim one position (author, seq) of a chain (HTTP 409)."""
 
     def __init__(self, message: str, *, author: str, seq: int, held: str, offered: str) -> None:

@@ -94,19 +94,27 @@ class SqlLineRepository:
                     held=held,
                     offered=entry.hash,
                 )
-            c.execute(
-                sa.insert(E).values(
-                    holder=entry.holder,
-                    hash=entry.hash,
+            insert = sa.insert(E).values(
+                holder=entry.holder,
+                hash=entry.hash,
+                author=entry.author,
+                seq=entry.seq,
+                kind=entry.kind,
+                thread=entry.thread,
+                at_us=to_us(entry.at),
+                entry=_dumps(entry.entry),
+                received_us=to_us(entry.received_at),
+            )
+            try:
+                c.execute(insert)
+            except sa.exc.IntegrityError as error:  # another writer took the position meanwhile
+                raise ForkDetected(
+                    f"{entry.author!r} entry {entry.seq} was written meanwhile",
                     author=entry.author,
                     seq=entry.seq,
-                    kind=entry.kind,
-                    thread=entry.thread,
-                    at_us=to_us(entry.at),
-                    entry=_dumps(entry.entry),
-                    received_us=to_us(entry.received_at),
-                )
-            )
+                    held="",
+                    offered=entry.hash,
+                ) from error
             if deliver_to:
                 c.execute(
                     sa.insert(OB),

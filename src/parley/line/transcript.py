@@ -1,0 +1,444 @@
+"""Transcripts: what a party exports of the line, and their offline verification.
+
+A transcript is one JSON document::
+
+    {"format": "parley-line-transcript/1",
+     "party": "RED",                          # who exported it
+     "exported_at": "2017-05-03T12:00:00.000000Z",
+     "keys": {"RED": [genesis, rotation, ...], "BLUE": [...], ...},   # key entries, per party
+     "entries": [entry, ...],                 # every other entry the party holds, in the order it stored them
+     "witness": [countersignature, ...]}      # the shared service's countersignatures of chain heads
+
+:func:`verify_transcript` checks it with nothing else and stops at the first defect:
+
+1. the document's shape, and every entry strictly (:meth:`Entry.from_json`);
+2. each party's key history: the genesis key entry at seq 1 signed by the key it introduces, each
+   rotation signed by the key valid before it;
+3. every signature, with the key valid at that point of its author's chain;
+4. every chain link where both entries are held; the exporter's own chain must be whole (1..n), a
+   peer's may have gaps (entries it addressed to others); within ``entries`` each chain in ``seq``
+   order and every entry after the one it answers;
+5. no replay (an entry twice, a thread id reused by another request) and no fork (two entries at
+   one (party, seq));
+6. every cross-reference (``answers`` names the request of its thread, present) and the life cycle
+   (:mod:`parley.line.lifecycle`): who may take which step, deadlines against entry times, late marks;
+7. witness countersignatures: valid signatures, optionally by a trusted witness key, matching the
+   entry held at that (party, seq) (else a fork), and none beyond the end of the exporter's chain
+   (else its last entries were dropped).
+
+The report carries a readable timeline and, when something is wrong, the first defect naming the
+entry (``PARTY#seq (sha256:prefix)``) and what is wrong. Each request ends final (accepted,
+declined, countered, withdrawn), expired, or still open; the report lists the open ones.
+
+The per-entry work (parsing, hashing, signature checks) is independent from entry to entry: pass
+``map_entries`` (e.g. an executor's ``map`` over chunks, see ``bench/line_verify.py``) to spread it
+over processes; the rest is one linear pass.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from parley.line.chain import check_link
+from parley.line.entry import Entry, Kind
+from parley.line.errors import InvalidEntry, LineError
+from parley.line.lifecycle import Thread
+from parley.line.shapes import members
+from parley.line.times import format_time, parse_time
+from parley.line.witness import Countersignature
+
+FORMAT = "parley-line-transcript/1"
+TOP = ("format", "party", "exported_at", "keys", "entries", "witness")
+
+#: One parsed entry and whether its signature verifies with the key it names, or the parse error.
+Parsed = tuple[Entry, bool] | str
+MapEntries = Callable[[Callable[[list[Any]], list[Parsed]], list[list[Any]]], Iterable[list[Parsed]]]
+
+
+def export(
+    party: str,
+    exported_at: str | datetime,
+    entries: Iterable[Entry],
+    witness: Iterable[Countersignature] = (),
+) -> dict[str, Any]:
+    """The transcript of ``party``: key entries go under ``keys``, the others keep their order."""
+    keys: dict[str, list[dict[str, Any]]] = {}
+    rest: list[dict[str, Any]] = []
+    for entry in entries:
+        if entry.kind is Kind.KEY:
+            keys.setdefault(entry.party, []).append(entry.to_json())
+        else:
+            rest.append(entry.to_json())
+    for history in keys.values():
+        history.sort(key=lambda e: e["seq"])
+    return {
+        "format": FORMAT,
+        "party": party,
+        "exported_at": format_time(exported_at) if isinstance(exported_at, datetime) else exported_at,
+        "keys": keys,
+        "entries": rest,
+        "witness": [w.to_json() for w in witness],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Defect:
+    """The first thing found wrong: ``entry`` names it (``PARTY#seq (sha256:...)`` or a position in
+    the document); ``message`` says what is wrong."""
+
+    entry: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message if self.message.startswith(self.entry) else f"{self.entry}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The outcome of :func:`verify_transcript`."""
+
+    party: str | None
+    defect: Defect | None
+    timeline: tuple[str, ...]
+    threads: Mapping[str, Thread] = field(default_factory=dict)
+    entries: int = 0
+    witness_keys: frozenset[str] = frozenset()
+
+    @property
+    def ok(self) -> bool:
+        return self.defect is None
+
+    @property
+    def open_threads(self) -> tuple[Thread, ...]:
+        """Requests some recipient of which has neither answered nor let expire."""
+        return tuple(t for t in self.threads.values() if t.open_legs)
+
+    def lines(self) -> Iterator[str]:
+        """The timeline, then the outcome."""
+        yield from self.timeline
+        if self.defect is None:
+            yield f"OK: {self.entries} entries, {len(self.threads)} requests, {len(self.open_threads)} still open"
+        else:
+            yield f"DEFECT: {self.defect}"
+
+
+class _Defective(Exception):
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(message)
+        self.defect = Defect(where, message)
+
+
+def parse_chunk(chunk: list[Any]) -> list[Parsed]:
+    """Parse and signature-check raw entries (picklable: runs in worker processes too)."""
+    out: list[Parsed] = []
+    for raw in chunk:
+        try:
+            entry = Entry.from_json(raw)
+        except LineError as error:
+            out.append(error.message)
+            continue
+        out.append((entry, entry.signature_ok()))
+    return out
+
+
+def _serial(fn: Callable[[list[Any]], list[Parsed]], chunks: list[list[Any]]) -> Iterable[list[Parsed]]:
+    return map(fn, chunks)
+
+
+def _name(raw: object, where: str) -> str:
+    if isinstance(raw, dict) and isinstance(raw.get("party"), str) and isinstance(raw.get("seq"), int):
+        return f"{raw['party']}#{raw['seq']} ({where})"
+    return where
+
+
+def _summary(entry: Entry, thread: Thread | None) -> str:
+    body = entry.body
+    kind = entry.kind
+    if kind is Kind.KEY:
+        return f"key {body['public'][:20]}... {body.get('name', '')}".rstrip()
+    if kind is Kind.REQUEST:
+        return f"request {body['type']} to {', '.join(entry.to)}: {body['subject']!r}, deadline {body['deadline']}"
+    what = kind.value + (" (late)" if entry.late else "")
+    if kind is Kind.DECLINE:
+        what += f": {body['reason']!r}"
+    elif kind is Kind.ACCEPT and "conditions" in body:
+        what += f" with conditions {body['conditions']!r}"
+    elif kind is Kind.EXPIRED:
+        what += f" — no answer from {body['recipient']}"
+    subject = f" {thread.type.value} {thread.request.party}#{thread.request.seq}" if thread else ""
+    return f"{what}{subject}"
+
+
+class _Verifier:
+    def __init__(self, doc: Mapping[str, Any], trusted: frozenset[str] | None) -> None:
+        self.doc = doc
+        self.trusted = trusted
+        self.exporter: str = doc["party"]
+        self.timeline: list[str] = []
+        self.threads: dict[str, Thread] = {}
+        self.positions: dict[tuple[str, int], Entry] = {}
+        self.by_hash: dict[str, Entry] = {}
+        self.keys: dict[str, tuple[list[int], list[str]]] = {}
+        self.seen: set[str] = set()
+        self.last_seq: dict[str, int] = {}
+
+    def key_at(self, entry: Entry) -> str:
+        """The key valid for ``entry``: the latest key entry strictly before it in its chain (its own
+        key for the genesis)."""
+        seqs, publics = self.keys[entry.party]
+        i = bisect.bisect_left(seqs, entry.seq)
+        return publics[i - 1] if i else entry.body["public"]
+
+    def hold(self, entry: Entry, where: str) -> None:
+        position = (entry.party, entry.seq)
+        held = self.positions.get(position)
+        if held is not None:
+            if held.hash == entry.hash:
+                raise _Defective(
+                    entry.short, f"{entry.short}: replayed: the same entry appears twice ({where})"
+                )
+            raise _Defective(
+                entry.short,
+                f"{entry.short}: fork: another entry at {entry.party}#{entry.seq} ({held.hash[:15]}), {where}",
+            )
+        if entry.hash in self.by_hash:
+            raise _Defective(entry.short, f"{entry.short}: replayed: the same entry appears twice ({where})")
+        self.positions[position] = entry
+        self.by_hash[entry.hash] = entry
+
+    def check_signed(self, entry: Entry, sig_ok: bool, where: str) -> None:
+        name = f"{entry.short} at {where}"
+        if entry.party not in self.keys:
+            raise _Defective(name, f"{name}: key: no key history for party {entry.party}")
+        expected = self.key_at(entry)
+        if entry.key != expected:
+            raise _Defective(
+                name, f"{name}: key: signed by {entry.key[:20]}..., the key valid there is {expected[:20]}..."
+            )
+        if not sig_ok:
+            raise _Defective(name, f"{name}: sig: does not verify with {entry.key[:20]}...")
+
+    def check_position(self, entry: Entry) -> None:
+        last = self.last_seq.get(entry.party, 0)
+        if entry.seq <= last:
+            raise _Defective(
+                entry.short,
+                f"{entry.short}: order: comes after {entry.party}#{last} in the transcript (reordered)",
+            )
+        previous = self.positions.get((entry.party, entry.seq - 1))
+        if previous is None and entry.seq > 1 and entry.party == self.exporter:
+            raise _Defective(
+                entry.short,
+                f"{entry.short}: prev: {entry.party}#{entry.seq - 1} is missing from its own chain",
+            )
+        if previous is not None:
+            try:
+                check_link(previous, entry)
+            except LineError as error:
+                raise _Defective(entry.short, error.message) from None
+        self.last_seq[entry.party] = entry.seq
+
+    def check_thread(self, entry: Entry) -> Thread | None:
+        thread_id = entry.thread
+        if entry.kind is Kind.REQUEST:
+            assert thread_id is not None
+            if thread_id in self.threads:
+                first = self.threads[thread_id].request
+                raise _Defective(
+                    entry.short, f"{entry.short}: replayed: thread {thread_id} was opened by {first.short}"
+                )
+            thread = Thread.open(entry)
+        else:
+            assert entry.answers is not None and thread_id is not None
+            if entry.answers not in self.seen:
+                where = (
+                    "comes later in the transcript (reordered)"
+                    if entry.answers in self.by_hash
+                    else "is not in the transcript"
+                )
+                raise _Defective(entry.short, f"{entry.short}: answers: {entry.answers[:15]} {where}")
+            current = self.threads.get(thread_id)
+            if current is None:
+                raise _Defective(
+                    entry.short, f"{entry.short}: thread: {thread_id} has no request in the transcript"
+                )
+            try:
+                thread = current.apply(entry)
+            except LineError as error:
+                raise _Defective(entry.short, error.message) from None
+        self.threads[thread.id] = thread
+        return thread
+
+    def run(
+        self,
+        parsed_keys: list[tuple[str, str, Any, Parsed]],
+        parsed: list[tuple[str, Any, Parsed]],
+        marks: list[Countersignature],
+    ) -> None:
+        # Key histories.
+        for party, where, raw, result in parsed_keys:
+            if isinstance(result, str):
+                raise _Defective(_name(raw, where), result)
+            entry, sig_ok = result
+            name = f"{entry.short} at {where}"
+            if entry.party != party or entry.kind is not Kind.KEY:
+                raise _Defective(name, f"{name}: holds only {party}'s key entries")
+            seqs, publics = self.keys.setdefault(party, ([], []))
+            if seqs and entry.seq <= seqs[-1]:
+                raise _Defective(name, f"{name}: key entries out of order (reordered)")
+            if not seqs and entry.seq != 1:
+                raise _Defective(name, f"{name}: the history starts with the genesis (seq 1)")
+            self.check_signed(entry, sig_ok, where)
+            seqs.append(entry.seq)
+            publics.append(entry.body["public"])
+            self.hold(entry, where)
+        for where, raw, result in parsed:
+            if isinstance(result, str):
+                raise _Defective(_name(raw, where), result)
+            entry, sig_ok = result
+            if entry.kind is Kind.KEY:
+                raise _Defective(entry.short, f"{entry.short}: key entries belong under keys ({where})")
+            self.check_signed(entry, sig_ok, where)
+            self.hold(entry, where)
+        self.check_witness(marks)
+        # The linear pass, in transcript order.
+        rotations = {p: [s for s in seqs if s > 1] for p, (seqs, _) in self.keys.items()}
+        for _, _, _, result in parsed_keys:
+            assert not isinstance(result, str)
+            if result[0].seq == 1:
+                self.seen.add(result[0].hash)
+                self.last_seq[result[0].party] = 1
+                self.timeline.append(f"{result[0].at}  {result[0].party}#1  {_summary(result[0], None)}")
+        for _, _, result in parsed:
+            assert not isinstance(result, str)
+            entry, _ = result
+            pending = rotations.get(entry.party)
+            while pending and pending[0] < entry.seq:  # key rotations take their place in the chain
+                rotation = self.positions[(entry.party, pending.pop(0))]
+                self.check_position(rotation)
+                self.seen.add(rotation.hash)
+                self.timeline.append(
+                    f"{rotation.at}  {rotation.party}#{rotation.seq}  {_summary(rotation, None)}"
+                )
+            self.check_position(entry)
+            thread = self.check_thread(entry)
+            self.seen.add(entry.hash)
+            self.timeline.append(f"{entry.at}  {entry.party}#{entry.seq}  {_summary(entry, thread)}")
+        for party, pending in rotations.items():
+            for seq in pending:
+                rotation = self.positions[(party, seq)]
+                self.check_position(rotation)
+                self.seen.add(rotation.hash)
+                self.timeline.append(
+                    f"{rotation.at}  {rotation.party}#{rotation.seq}  {_summary(rotation, None)}"
+                )
+        # The exporter's chain must be whole.
+        own = sorted(seq for party, seq in self.positions if party == self.exporter)
+        if not own:
+            raise _Defective(
+                self.exporter, f"party: the transcript holds no entry of its exporter {self.exporter}"
+            )
+        if own != list(range(1, own[-1] + 1)):
+            gap = next(i for i, seq in enumerate(own, 1) if seq != i)
+            raise _Defective(
+                f"{self.exporter}#{gap}", f"{self.exporter}#{gap}: missing from the exporter's own chain"
+            )
+
+    def check_witness(self, marks: list[Countersignature]) -> None:
+        own_end = max((seq for party, seq in self.positions if party == self.exporter), default=0)
+        for i, mark in enumerate(marks):
+            where = f"witness[{i}] {mark.party}#{mark.seq}"
+            if not mark.verify():
+                raise _Defective(
+                    where,
+                    f"{where}: sig: the countersignature does not verify with {mark.witness_key[:20]}...",
+                )
+            if self.trusted is not None and mark.witness_key not in self.trusted:
+                raise _Defective(
+                    where, f"{where}: witness_key: {mark.witness_key[:20]}... is not a trusted witness"
+                )
+            held = self.positions.get((mark.party, mark.seq))
+            if held is not None and held.hash != mark.head:
+                raise _Defective(
+                    held.short,
+                    f"{held.short}: fork: the witness countersigned {mark.head[:15]} at {mark.party}#{mark.seq} at {mark.at}",
+                )
+            if mark.party == self.exporter and mark.seq > own_end:
+                raise _Defective(
+                    where,
+                    f"{where}: the witness countersigned {mark.party}#{mark.seq} at {mark.at}, "
+                    f"but the exporter's chain ends at #{own_end} (entries dropped)",
+                )
+
+
+def verify_transcript(
+    doc: object,
+    *,
+    trusted_witness_keys: Iterable[str] | None = None,
+    map_entries: MapEntries | None = None,
+    chunk: int = 2_000,
+) -> Report:
+    """Verify a transcript offline; see the module for what is checked. Never raises for a bad
+    document: the report says what is wrong.
+
+    ``trusted_witness_keys``: when given, countersignatures by other keys are defects.
+    ``map_entries(fn, chunks)``: how to run the per-entry work (default: here, in order).
+    """
+    trusted = frozenset(trusted_witness_keys) if trusted_witness_keys is not None else None
+    try:
+        top = members(doc, "transcript", set(TOP))
+        if top["format"] != FORMAT:
+            raise InvalidEntry(f"format: expected {FORMAT!r}")
+        if not isinstance(top["party"], str):
+            raise InvalidEntry("party: expected the exporter's party id")
+        parse_time(top["exported_at"], "exported_at")
+        keys, raw_entries, raw_witness = top["keys"], top["entries"], top["witness"]
+        if not isinstance(keys, dict) or not all(isinstance(v, list) for v in keys.values()):
+            raise InvalidEntry("keys: expected an object of lists of key entries")
+        if not isinstance(raw_entries, list) or not isinstance(raw_witness, list):
+            raise InvalidEntry("entries, witness: expected lists")
+        marks = [Countersignature.from_json(w, f"witness[{i}]") for i, w in enumerate(raw_witness)]
+    except LineError as error:
+        return Report(None, Defect("transcript", error.message), ())
+    key_raws = [
+        (party, f"keys.{party}[{i}]", raw) for party, history in keys.items() for i, raw in enumerate(history)
+    ]
+    everything: list[Any] = [raw for _, _, raw in key_raws] + list(raw_entries)
+    chunks = [everything[i : i + chunk] for i in range(0, len(everything), chunk)]
+    results: list[Parsed] = [r for part in (map_entries or _serial)(parse_chunk, chunks) for r in part]
+    parsed_keys = [
+        (p, w, raw, res) for (p, w, raw), res in zip(key_raws, results[: len(key_raws)], strict=True)
+    ]
+    parsed = [
+        (f"entries[{i}]", raw, res)
+        for i, (raw, res) in enumerate(zip(raw_entries, results[len(key_raws) :], strict=True))
+    ]
+    verifier = _Verifier(top, trusted)
+    try:
+        verifier.run(parsed_keys, parsed, marks)
+    except _Defective as found:
+        return Report(
+            top["party"], found.defect, tuple(verifier.timeline), dict(verifier.threads), len(verifier.seen)
+        )
+    timeline = verifier.timeline
+    exported = parse_time(top["exported_at"], "exported_at")
+    for thread in verifier.threads.values():
+        legs = ", ".join(f"{r} {leg.status.value}{' (late)' * leg.late}" for r, leg in thread.legs.items())
+        overdue = (
+            " — deadline passed, no expiry recorded"
+            if thread.open_legs and exported > thread.deadline
+            else ""
+        )
+        timeline.append(f"thread {thread.id} {thread.type.value} from {thread.sender}: {legs}{overdue}")
+    return Report(
+        top["party"],
+        None,
+        tuple(timeline),
+        dict(verifier.threads),
+        len(verifier.seen),
+        frozenset(m.witness_key for m in marks),
+    )

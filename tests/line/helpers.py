@@ -67,6 +67,7 @@ class Party:
     entries: list[Entry] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.genesis_key = self.key
         self.entries.append(genesis(self.name, self.key, at=at(-60), name=f"{self.name} forces"))
 
     @property

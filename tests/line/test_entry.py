@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from parley.domain.errors import InvalidInput
 from parley.line.canonical import canonical, digest
-from parley.line.entry import MAX_ENTRY_BYTES, MAX_VERTICES, Entry, Kind, verify_entry
+from parley.line.entry import MAX_ENTRY_BYTES, MAX_VERTICES, Entry, Kind, canonical_body, verify_entry
 from parley.line.errors import BadSignature, InvalidEntry
 from parley.line.keys import PartyKey
 from tests.line.helpers import Party, at, request_body, volume
@@ -198,3 +198,26 @@ def test_signatures_bind_the_key_and_every_byte(red: Party, blue: Party) -> None
     # A valid signature by another key, naming the author's key, does not verify either.
     resigned = Entry.from_json({**entry.to_json(), "sig": blue.key.sign(entry.signing_bytes())})
     assert not resigned.signature_ok()
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.sampled_from("abcdefgé"), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.dictionaries(st.sampled_from(["type", "volume", "x", "late"]), JSON, max_size=4))
+def test_the_fast_body_canonical_form_is_rfc8785(body: dict[str, Any]) -> None:
+    try:
+        expected = canonical(body)
+    except InvalidInput:
+        return
+    assert canonical_body(body) == expected

@@ -268,7 +268,12 @@ class Thread:
         else:
             recipient = next(iter(self.open_legs), next(iter(self.legs)))
         return recipient, Event(
-            kind, entry.time, role, late=entry.late, entry=entry.hash, conditions=entry.body.get("conditions")
+            kind,
+            parse_time(entry.at, "at"),
+            role,
+            late=entry.late,
+            entry=entry.hash,
+            conditions=entry.body.get("conditions"),
         )
 
     def apply(self, entry: Entry) -> Thread:

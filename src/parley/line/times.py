@@ -37,6 +37,6 @@ def parse_time(text: object, field: str) -> datetime:
     if not isinstance(text, str) or not _TIME.fullmatch(text):
         raise InvalidEntry(f"{field}: not a UTC time written YYYY-MM-DDTHH:MM:SS.ffffffZ: {text!r}")
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     except ValueError as error:
         raise InvalidEntry(f"{field}: not a valid date and time: {text!r}") from error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -13,16 +14,23 @@ from fastapi.responses import JSONResponse
 from parley import __version__
 from parley.api.app import BodyLimit, create_app
 from parley.api.auth import KeySet, TokenVerifier
+from parley.api.line import directory as line_directory_api
+from parley.api.line import node as line_node_api
 from parley.api.party.app import create_party_app, housekeeping
 from parley.clients.dss import DssClient
+from parley.clients.line import DirectoryClient, LinePeerClient
 from parley.clients.peers import PeerClient
 from parley.clients.tokens import ClientCredentialsTokenSource, SigningKeyTokenSource, TokenSource
 from parley.clients.utm import UtmHttp
 from parley.config import PartySettings, Settings
 from parley.devtokens import ensure_dev_keys
+from parley.line.keys import load_or_create
 from parley.ports.clock import Clock, SystemClock
 from parley.services.context import DssContext
+from parley.services.line import node as line
+from parley.services.line.directory import Directory
 from parley.services.party.node import PartyNode
+from parley.storage.sql.line import SqlLineRepository
 from parley.storage.sql.party import SqlPartyRepository
 from parley.storage.sql.uow import SqlStore
 from parley.strategic import CheckPolicy
@@ -57,6 +65,7 @@ class Server:
     store: SqlStore
     app: FastAPI
     nodes: dict[str, PartyNode] = field(default_factory=dict)
+    lines: dict[str, line.LineNode] = field(default_factory=dict)
 
 
 def _token_source(settings: Settings, party: PartySettings, http: httpx.AsyncClient) -> TokenSource:
@@ -115,8 +124,15 @@ def build_server(
     ``http`` is the client of the nodes' outbound calls (tests give one whose transport is an
     app); by default a new one, closed with the app."""
     store = SqlStore(settings.effective_database_url)
+    line_repo = SqlLineRepository(store)
     if settings.serve_dss:
         root = build_dss(settings, clock=clock, store=store).app
+        root.state.line_directory = Directory(
+            repo=line_repo,
+            key=load_or_create(settings.data_dir / "line" / "service.pem"),
+            clock=clock or SystemClock(),
+        )
+        root.include_router(line_directory_api.router)
     else:
         root = FastAPI(title="Parley", version=__version__)
         root.add_middleware(BodyLimit)
@@ -129,8 +145,12 @@ def build_server(
     client = http
     verifier = TokenVerifier(KeySet.from_settings(settings), settings.audiences)
     nodes = {p.id: build_node(settings, p, store, client, clock=clock) for p in settings.parties}
+    lines = {p.id: build_line(settings, p, line_repo, client, clock=clock) for p in settings.parties}
     for party_id, node in nodes.items():
-        root.mount(f"/parties/{party_id}", create_party_app(node, verifier))
+        app = create_party_app(node, verifier)
+        app.state.line = lines[party_id]
+        app.include_router(line_node_api.router)
+        root.mount(f"/parties/{party_id}", app)
 
     @root.get("/parties", include_in_schema=False)
     async def list_parties() -> JSONResponse:
@@ -146,12 +166,44 @@ def build_server(
             await stack.enter_async_context(inner(app))
             for node in nodes.values():
                 await stack.enter_async_context(housekeeping(node))
+            tasks = [asyncio.create_task(line.run(n)) for n in lines.values()]
+            stack.push_async_callback(_cancel, tasks)
             if own_client:
                 stack.push_async_callback(client.aclose)
             yield
 
     root.router.lifespan_context = lifespan
-    return Server(store=store, app=root, nodes=nodes)
+    return Server(store=store, app=root, nodes=nodes, lines=lines)
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def build_line(
+    settings: Settings,
+    party: PartySettings,
+    repo: SqlLineRepository,
+    http: httpx.AsyncClient,
+    *,
+    clock: Clock | None = None,
+) -> line.LineNode:
+    """Wire one party's line: its Ed25519 key (DATA_DIR/line/ID.pem, created on first start)."""
+    utm = UtmHttp(http, _token_source(settings, party, http), timeout_s=party.peer_timeout_s)
+    return line.LineNode(
+        party=party.uss_identity,
+        name=party.name or party.id,
+        key=load_or_create(settings.data_dir / "line" / f"{party.id}.pem"),
+        repo=repo,
+        clock=clock or SystemClock(),
+        base_url=settings.party_base_url(party),
+        directory=DirectoryClient(utm, settings.party_line_url(party)),
+        peers=LinePeerClient(utm),
+    )
 
 
 #: Environment variable through which `parley serve` hands its settings to worker processes.

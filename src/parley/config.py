@@ -117,6 +117,10 @@ class PartySettings(BaseModel):
         default=5, ge=1, le=50, description="DSS writes tried when the airspace changes."
     )
     peer_timeout_s: float = Field(default=10.0, gt=0.0, le=120.0)
+    line_url: str | None = Field(
+        default=None,
+        description="The shared service of the line (registry and witness); default: the DSS URL.",
+    )
     cache_peer_details: bool = Field(
         default=True,
         description="Reuse others' details learnt from notifications or earlier fetches while the DSS "
@@ -206,6 +210,10 @@ class Settings(BaseSettings):
     def party_base_url(self, party: PartySettings) -> str:
         """The USS base URL of ``party``."""
         return (party.base_url or f"{self.effective_public_url}/parties/{party.id}").rstrip("/")
+
+    def party_line_url(self, party: PartySettings) -> str:
+        """The line's shared service ``party`` uses."""
+        return (party.line_url or self.party_dss_url(party)).rstrip("/")
 
     def party_dss_url(self, party: PartySettings) -> str:
         """The DSS base URL ``party`` uses."""

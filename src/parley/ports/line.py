@@ -96,7 +96,8 @@ class LineRepository(Protocol):
     def entries(
         self, holder: str, *, author: str | None = None, limit: int | None = None
     ) -> list[StoredEntry]:
-        """The holder's entries, by author then seq (one author's chain when ``author`` is given)."""
+        """The holder's entries in the order it stored them (an answer after what it answers); one
+        author's chain, by seq, when ``author`` is given."""
         ...
 
     def threads(self, holder: str, *, limit: int = 1000) -> list[str]:

@@ -169,9 +169,11 @@ class SqlLineRepository:
     def entries(
         self, holder: str, *, author: str | None = None, limit: int | None = None
     ) -> list[StoredEntry]:
-        query = sa.select(E).where(E.c.holder == holder).order_by(E.c.author, E.c.seq)
+        query = sa.select(E).where(E.c.holder == holder)
         if author is not None:
-            query = query.where(E.c.author == author)
+            query = query.where(E.c.author == author).order_by(E.c.seq)
+        else:  # the order the holder stored them: an answer always after what it answers
+            query = query.order_by(E.c.received_us, E.c.author, E.c.seq)
         if limit is not None:
             query = query.limit(limit)
         rows = self._run(lambda c: c.execute(query).all(), readonly=True)

@@ -1,0 +1,153 @@
+"""A party node's line API (``{party}/line/v1``).
+
+- ``POST entries``: peers deliver entries they wrote (scope ``parley.line``, ``sub`` = the author);
+  answered with the receipts signed here.
+- For the party's operators (scope ``parley.operations``): send a request, list and show threads,
+  take a step (read, accept, decline, counter, withdraw), export the transcript, follow events (SSE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from parley.api.auth import Principal
+from parley.api.deps import authorize
+from parley.api.party.deps import Operator
+from parley.clients.line import LINE_SCOPE
+from parley.domain.entities import parse_entity_id
+from parley.line.entry import Kind
+from parley.services.line import node as svc
+
+router = APIRouter(prefix="/line/v1", tags=["Line"])
+
+Peer = Annotated[Principal, Depends(authorize([LINE_SCOPE]))]
+
+
+async def _line(request: Request) -> svc.LineNode:
+    node: svc.LineNode = request.app.state.line
+    return node
+
+
+LineDep = Annotated[svc.LineNode, Depends(_line)]
+
+
+class RequestIn(BaseModel):
+    """A request to send: the body's members as the line defines them (see docs/line.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: list[str] = Field(min_length=1, max_length=32)
+    type: Literal["vacate", "hold_clear", "passage", "notice", "free_text"]
+    subject: str
+    reason: str
+    deadline: str = Field(description="RFC 3339 UTC, YYYY-MM-DDTHH:MM:SS.ffffffZ")
+    ref: dict[str, Any] | None = None
+    volume: dict[str, Any] | None = None
+    route: dict[str, Any] | None = None
+    what: str | None = None
+    text: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"to"}, exclude_none=True)
+
+
+@router.post("/entries")
+async def deliver(line: LineDep, peer: Peer, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
+    """Entries written by the caller; stored once each; answered with the receipts signed here."""
+    receipts = await svc.receive(line, peer.sub, body.get("entries"))  # type: ignore[arg-type]
+    return JSONResponse({"receipts": [r.to_json() for r in receipts]})
+
+
+@router.get("/status")
+async def status(line: LineDep, _op: Operator) -> JSONResponse:
+    head = line.repo.head(line.party, line.party)
+    return JSONResponse(
+        {
+            "party": line.party,
+            "key": line.key.key_id,
+            "head": None if head is None else {"seq": head.seq, "hash": head.hash},
+            "entries": line.repo.count(line.party),
+            "outbox_pending": line.repo.pending(line.party),
+        }
+    )
+
+
+@router.post("/requests", status_code=201)
+async def send(line: LineDep, _op: Operator, body: RequestIn) -> JSONResponse:
+    entry = await svc.send(line, to=body.to, body=body.body())
+    assert entry.thread is not None
+    return JSONResponse(svc.thread_json(line, svc.thread_of(line, entry.thread)), status_code=201)
+
+
+@router.get("/threads")
+async def threads(
+    line: LineDep, _op: Operator, limit: int = Query(default=100, ge=1, le=1000)
+) -> JSONResponse:
+    items = []
+    for thread_id in line.repo.threads(line.party, limit=limit):
+        view = svc.thread_json(line, svc.thread_of(line, thread_id))
+        view.pop("entries")
+        items.append(view)
+    return JSONResponse({"threads": items})
+
+
+@router.get("/threads/{thread_id}")
+async def thread(thread_id: str, line: LineDep, _op: Operator) -> JSONResponse:
+    return JSONResponse(svc.thread_json(line, svc.thread_of(line, parse_entity_id(thread_id, "thread id"))))
+
+
+_STEPS = {
+    "read": Kind.READ,
+    "accept": Kind.ACCEPT,
+    "decline": Kind.DECLINE,
+    "counter": Kind.COUNTER,
+    "withdraw": Kind.WITHDRAW,
+}
+
+
+@router.post("/threads/{thread_id}/{step}")
+async def take_step(
+    thread_id: str,
+    step: Literal["read", "accept", "decline", "counter", "withdraw"],
+    line: LineDep,
+    _op: Operator,
+    body: Annotated[dict[str, Any] | None, Body()] = None,
+) -> JSONResponse:
+    """This party's step in a thread; the body is the step's (``conditions``; ``reason``;
+    ``volume``/``window``); 409 when the request's life cycle forbids it."""
+    tid = parse_entity_id(thread_id, "thread id")
+    await svc.answer(line, tid, _STEPS[step], body or {})
+    return JSONResponse(svc.thread_json(line, svc.thread_of(line, tid)))
+
+
+@router.get("/export")
+async def export(line: LineDep, _op: Operator) -> JSONResponse:
+    """Everything this party holds on the line, for offline verification (``parley line verify``)."""
+    return JSONResponse(svc.export(line))
+
+
+@router.get("/events")
+async def events(request: Request, line: LineDep, _op: Operator) -> StreamingResponse:
+    """Server-sent events: entries written and received, warnings, forks (``retry`` 2 s)."""
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield b"retry: 2000\n\n"
+        async with line.events.subscribe() as queue:
+            while not await request.is_disconnected():
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=15.0)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if event is None:
+                    return
+                yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

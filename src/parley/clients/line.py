@@ -1,0 +1,59 @@
+"""Clients of the line: the shared service's directory and witness (``{shared}/line/v1``), and
+other party nodes' line peer API (``{party base URL}/line/v1``). Calls carry the node's tokens with
+scope ``parley.line``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parley.clients.utm import Json, UtmHttp
+
+#: Scope of every line call between nodes and to the shared service.
+LINE_SCOPE = "parley.line"
+
+
+class DirectoryClient:
+    """The shared service at ``base_url`` (the DSS host by default)."""
+
+    def __init__(self, utm: UtmHttp, base_url: str) -> None:
+        self.utm = utm
+        self.base_url = base_url.rstrip("/")
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}/line/v1/{path}"
+
+    async def register(self, body: Json) -> Json:
+        _, answer = await self.utm.call(
+            "PUT", self._url(f"registry/{body['party']}"), [LINE_SCOPE], body=body, ok=(200, 201)
+        )
+        return dict(answer)
+
+    async def lookup(self, party: str) -> Json:
+        _, answer = await self.utm.call("GET", self._url(f"registry/{party}"), [LINE_SCOPE], ok=(200,))
+        return dict(answer)
+
+    async def witness(self, body: Json) -> Json:
+        _, answer = await self.utm.call("POST", self._url("witness"), [LINE_SCOPE], body=body, ok=(200, 201))
+        return dict(answer)
+
+    async def service(self) -> Json:
+        _, answer = await self.utm.call("GET", self._url("service"), [LINE_SCOPE], ok=(200,))
+        return dict(answer)
+
+
+class LinePeerClient:
+    """Other party nodes' line peer API."""
+
+    def __init__(self, utm: UtmHttp) -> None:
+        self.utm = utm
+
+    async def deliver(self, base_url: str, entries: list[Json]) -> Any:
+        """POST entries; the answer lists the entries the peer signed in return (receipts)."""
+        _, answer = await self.utm.call(
+            "POST",
+            f"{base_url.rstrip('/')}/line/v1/entries",
+            [LINE_SCOPE],
+            body={"entries": entries},
+            ok=(200,),
+        )
+        return answer

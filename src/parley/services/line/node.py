@@ -1,0 +1,559 @@
+"""A party node on the line: its chain, its requests and answers, receipts, expiries, the outbox and
+the witness.
+
+Every step the party takes is an entry appended to its own chain (signed with its key, carrying the
+hash of its previous entry) and, in the same transaction, queued for the parties that must receive it;
+the outbox then delivers it, retrying until the peer has it (the peer stores an entry once, by hash, so
+a retry is harmless). An entry from a peer is verified against the peer's pinned key before it is
+stored: first contact pins the key the shared registry gives; a later key must come with a rotation
+signed by the pinned key, else the entry is refused and a warning raised. A request received is
+answered at once with a signed ``delivered`` receipt (returned in the HTTP answer, and queued too).
+After each of its own entries the node submits its chain head to the witness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from parley.clients.line import DirectoryClient, LinePeerClient
+from parley.clients.utm import CallFailed
+from parley.domain.errors import InvalidInput, NotFound, PermissionDenied
+from parley.line.chain import ChainHead, genesis
+from parley.line.chain import append as chain_append
+from parley.line.entry import Entry, Kind, verify_entry
+from parley.line.errors import ForkDetected, LineError, TransitionRefused
+from parley.line.keys import PartyKey
+from parley.line.lifecycle import Status, Thread
+from parley.line.times import format_time
+from parley.line.witness import Countersignature
+from parley.ports.clock import Clock
+from parley.ports.line import LineRepository, Pin, StoredEntry, WitnessedHead
+from parley.services.line.directory import head_signing_bytes, key_history
+from parley.services.line.events import EventHub
+
+log = logging.getLogger("parley.line")
+
+Json = dict[str, Any]
+
+#: Longest pause between two delivery attempts to a peer that is down, seconds.
+MAX_BACKOFF_S = 60.0
+#: Entries delivered per call to a peer.
+BATCH = 100
+
+
+class KeyNotTrusted(LineError, PermissionDenied):
+    """An entry signed with a key the node has not pinned for its author (HTTP 403)."""
+
+
+@dataclass
+class LineNode:
+    """One party's line: who it is, its key, its store and the services it talks to."""
+
+    party: str
+    name: str
+    key: PartyKey
+    repo: LineRepository
+    clock: Clock
+    base_url: str
+    directory: DirectoryClient
+    peers: LinePeerClient
+    events: EventHub = field(default_factory=EventHub)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _registered: bool = False
+    #: The highest position of its own chain the witness has countersigned (as far as this process knows).
+    _witnessed_seq: int = 0
+    _addresses: dict[str, str] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def stored(self, entry: Entry, *, received: datetime | None = None) -> StoredEntry:
+        return StoredEntry(
+            holder=self.party,
+            hash=entry.hash,
+            author=entry.party,
+            seq=entry.seq,
+            kind=entry.kind.value,
+            thread=entry.thread,
+            at=entry.time,
+            entry=entry.to_json(),
+            received_at=received or self.now(),
+        )
+
+    def wake_outbox(self) -> None:
+        self._wake.set()
+
+
+# -- the node's own chain -----------------------------------------------------------------------------
+
+
+def _entry(stored: StoredEntry) -> Entry:
+    return Entry.from_json(stored.entry)
+
+
+async def start(node: LineNode) -> Entry:
+    """Make sure the chain has its genesis key entry; register with the shared service (retried by
+    the housekeeping while the service cannot be reached). Returns the genesis entry."""
+    async with node._lock:
+        head = node.repo.head(node.party, node.party)
+        if head is None:
+            first = genesis(node.party, node.key, at=node.now(), name=node.name)
+            try:
+                node.repo.append(node.stored(first), now=node.now())
+            except ForkDetected:  # another process of this node made it first
+                first = _entry(node.repo.entries(node.party, author=node.party, limit=1)[0])
+        else:
+            first = _entry(node.repo.entries(node.party, author=node.party, limit=1)[0])
+    if await ensure_registered(node):
+        await submit_head(node)
+    return first
+
+
+def own_keys(node: LineNode) -> list[Entry]:
+    return [_entry(e) for e in node.repo.entries(node.party, author=node.party) if e.kind == Kind.KEY.value]
+
+
+async def ensure_registered(node: LineNode) -> bool:
+    if node._registered:
+        return True
+    try:
+        await node.directory.register(
+            {
+                "party": node.party,
+                "name": node.name,
+                "base_url": node.base_url,
+                "keys": [k.to_json() for k in own_keys(node)],
+            }
+        )
+    except CallFailed as error:
+        log.warning("not registered with the shared service yet: %s", error)
+        return False
+    node._registered = True
+    return True
+
+
+async def _append_own(
+    node: LineNode,
+    *,
+    kind: Kind,
+    body: Json,
+    thread: str | None,
+    answers: str | None,
+    to: Sequence[str] = (),
+    deliver_to: Sequence[str] = (),
+    check: Thread | None = None,
+) -> Entry:
+    """Sign the next entry of the node's chain and store it with its deliveries, in one transaction;
+    ``check``: the thread it must fit (refused before anything is stored)."""
+    async with node._lock:
+        for _ in range(10):
+            stored = node.repo.head(node.party, node.party)
+            if stored is None:
+                raise InvalidInput("the line is not started (no key entry)")
+            head = ChainHead(stored.author, stored.seq, stored.hash)
+            at = max(node.now(), stored.at)  # never earlier than the previous entry
+            entry = chain_append(
+                head, node.key, at=at, kind=kind, body=body, thread=thread, answers=answers, to=to
+            )
+            if check is not None:
+                check.apply(entry)
+            try:
+                node.repo.append(node.stored(entry), deliver_to=deliver_to, now=node.now())
+            except ForkDetected:  # another process of this node took the position: sign again
+                continue
+            break
+        else:
+            raise ForkDetected(f"{node.party}: could not append to its own chain (contention)")
+    node.events.publish(_event("entry", entry, node.party))
+    node.wake_outbox()  # the outbox loop delivers it and submits the new head to the witness
+    return entry
+
+
+def _event(kind: str, entry: Entry, holder: str) -> Json:
+    return {
+        "type": kind,
+        "entry": entry.kind.value,
+        "thread": entry.thread,
+        "party": entry.party,
+        "seq": entry.seq,
+        "hash": entry.hash,
+        "at": entry.at,
+        "mine": entry.party == holder,
+    }
+
+
+async def submit_head(node: LineNode) -> Json | None:
+    """Have the witness countersign the node's current head; keep the countersignature."""
+    head = node.repo.head(node.party, node.party)
+    if head is None or not await ensure_registered(node):
+        return None
+    body = {
+        "party": node.party,
+        "seq": head.seq,
+        "head": head.hash,
+        "sig": node.key.sign(head_signing_bytes(node.party, head.seq, head.hash)),
+    }
+    try:
+        mark = await node.directory.witness(body)
+    except CallFailed as error:
+        if error.status == 409:
+            node.events.publish(
+                {"type": "fork", "party": node.party, "seq": head.seq, "message": error.message}
+            )
+            log.error("the witness reports a fork of this node's own chain: %s", error.message)
+        else:
+            log.warning("witness unreachable: %s", error)
+        return None
+    countersignature = Countersignature.from_json(mark)
+    if not countersignature.verify() or countersignature.head != head.hash:
+        log.error("the witness answered an invalid countersignature")
+        return None
+    node._witnessed_seq = max(node._witnessed_seq, head.seq)
+    # The same table as the shared service's: co-located, the row is already there.
+    with contextlib.suppress(ForkDetected):
+        node.repo.witness(
+            WitnessedHead(node.party, head.seq, head.hash, node.now(), countersignature.to_json())
+        )
+    return mark
+
+
+# -- threads ---------------------------------------------------------------------------------------
+
+
+def thread_of(node: LineNode, thread_id: str) -> Thread:
+    """The thread as the entries the node holds make it."""
+    entries = [_entry(e) for e in node.repo.thread(node.party, thread_id)]
+    requests = [e for e in entries if e.kind is Kind.REQUEST]
+    if not requests:
+        raise NotFound(f"no request {thread_id}")
+    thread = Thread.open(requests[0])
+    for entry in sorted(
+        (e for e in entries if e.kind is not Kind.REQUEST), key=lambda e: (e.at, e.party, e.seq)
+    ):
+        try:
+            thread = thread.apply(entry)
+        except TransitionRefused as error:
+            log.warning("entry held but out of order: %s", error)
+    return thread
+
+
+async def send(node: LineNode, *, to: Sequence[str], body: Json) -> Entry:
+    """A new request from this party to ``to`` (each must be registered with the shared service)."""
+    recipients = sorted(set(to))
+    if not recipients or node.party in recipients:
+        raise InvalidInput("to: one or more other parties are expected")
+    for party in recipients:
+        await address_of(node, party)
+    thread = str(uuid.uuid4())
+    return await _append_own(
+        node, kind=Kind.REQUEST, body=body, thread=thread, answers=None, to=recipients, deliver_to=recipients
+    )
+
+
+async def answer(node: LineNode, thread_id: str, kind: Kind, body: Json) -> Entry:
+    """This party's step in a thread: read, accept, decline, counter (as a recipient) or withdraw
+    (as the sender). Late answers are marked late. Refused (409) when the life cycle forbids it."""
+    thread = thread_of(node, thread_id)
+    body = dict(body)
+    if kind in (Kind.ACCEPT, Kind.DECLINE, Kind.COUNTER) and node.now() > thread.deadline:
+        body["late"] = True
+    if kind is Kind.WITHDRAW:
+        if node.party != thread.sender:
+            raise PermissionDenied("only the sender may withdraw a request")
+        deliver = list(thread.open_legs)
+    else:
+        if node.party not in thread.legs:
+            raise PermissionDenied(f"{node.party!r} is not a recipient of this request")
+        deliver = [thread.sender]
+    return await _append_own(
+        node,
+        kind=kind,
+        body=body,
+        thread=thread.id,
+        answers=thread.request.hash,
+        deliver_to=deliver,
+        check=thread,
+    )
+
+
+async def expire_due(node: LineNode) -> int:
+    """Record ``expired`` for every leg whose deadline passed unanswered (each side its own)."""
+    count = 0
+    now = node.now()
+    for thread_id in node.repo.threads(node.party):
+        thread = thread_of(node, thread_id)
+        if now < thread.deadline:
+            continue
+        for recipient, leg in thread.legs.items():
+            if leg.status not in (Status.SENT, Status.DELIVERED, Status.READ) and not (
+                leg.status is Status.EXPIRED and not _expired_by_me(node, thread, leg)
+            ):
+                continue
+            if thread.sender == node.party:
+                target = recipient
+            elif recipient == node.party and leg.delivered:
+                target = thread.sender
+            else:
+                continue
+            if _expired_by_me(node, thread, leg):
+                continue
+            try:
+                await _append_own(
+                    node,
+                    kind=Kind.EXPIRED,
+                    body={"recipient": recipient},
+                    thread=thread.id,
+                    answers=thread.request.hash,
+                    deliver_to=[target],
+                    check=thread,
+                )
+            except TransitionRefused:
+                continue
+            thread = thread_of(node, thread_id)
+            count += 1
+    return count
+
+
+def _expired_by_me(node: LineNode, thread: Thread, leg: Any) -> bool:
+    from parley.line.lifecycle import Role
+
+    mine = Role.SENDER if thread.sender == node.party else Role.RECIPIENT
+    return mine in leg.expired_by
+
+
+# -- receiving -------------------------------------------------------------------------------------
+
+
+async def trusted_key(node: LineNode, party: str, key_id: str) -> None:
+    """Make sure ``key_id`` is ``party``'s pinned key, pinning on first contact and following
+    rotations signed by the pinned key; :class:`KeyNotTrusted` otherwise (and a warning event)."""
+    pins = node.repo.pins(node.party, party)
+    if any(p.key_id == key_id for p in pins):
+        return
+    try:
+        record = await node.directory.lookup(party)
+    except CallFailed as error:
+        raise KeyNotTrusted(
+            f"cannot check {party!r}'s key {key_id}: the registry did not answer ({error})"
+        ) from error
+    keys = key_history(party, record.get("keys"))
+    ids = [k.body["public"] for k in keys]
+    now = node.now()
+    for k in keys:  # the key entries are part of the party's chain: held for transcripts
+        with contextlib.suppress(ForkDetected):
+            node.repo.append(node.stored(k), now=now)
+    if not pins:
+        for k in keys:
+            node.repo.pin(Pin(node.party, party, k.body["public"], now, {"entry": k.hash}))
+    else:
+        pinned = pins[-1].key_id
+        if pinned not in ids:
+            node.events.publish(
+                {
+                    "type": "warning",
+                    "party": party,
+                    "message": f"{party}'s registered keys no longer include the pinned key",
+                }
+            )
+            raise KeyNotTrusted(
+                f"{party!r} now shows keys not signed by its pinned key {pinned}: refused (possible impersonation)"
+            )
+        for k in keys[ids.index(pinned) + 1 :]:
+            node.repo.pin(
+                Pin(node.party, party, k.body["public"], now, {"entry": k.hash, "signed_by": k.key})
+            )
+            node.events.publish({"type": "key_change", "party": party, "key": k.body["public"]})
+    if key_id not in ids:
+        node.events.publish(
+            {"type": "warning", "party": party, "message": f"entry signed with unknown key {key_id}"}
+        )
+        raise KeyNotTrusted(f"{key_id} is not a key of {party!r}")
+
+
+async def receive(node: LineNode, sender: str, entries: list[Any]) -> list[Entry]:
+    """Entries from ``sender`` (their author): verify, check they concern this party and fit their
+    thread, store; answer a new request with a signed receipt. Returns the entries signed here in
+    return (the receipts)."""
+    if not isinstance(entries, list) or not entries or len(entries) > BATCH:
+        raise InvalidInput(f"entries: a list of 1 to {BATCH} entries is expected")
+    receipts: list[Entry] = []
+    for i, raw in enumerate(entries):
+        try:
+            entry = Entry.from_json(raw)
+        except LineError as error:
+            raise type(error)(f"entries[{i}]: {error.message}") from None
+        if entry.party != sender:
+            raise PermissionDenied(f"entries[{i}]: written by {entry.party!r}, delivered by {sender!r}")
+        await trusted_key(node, entry.party, entry.key)
+        verify_entry(entry, entry.key)
+        held = node.repo.get(node.party, entry.hash)
+        if held is not None:
+            continue  # delivered again: already stored
+        if entry.kind is Kind.REQUEST:
+            if node.party not in entry.to:
+                raise PermissionDenied(f"entries[{i}]: a request not addressed to {node.party!r}")
+            thread = Thread.open(entry)
+        elif entry.kind is Kind.KEY:
+            raise InvalidInput(f"entries[{i}]: key entries are published through the registry")
+        else:
+            if entry.thread is None:
+                raise InvalidInput(f"entries[{i}]: thread: missing")
+            thread = thread_of(node, entry.thread)
+            thread.apply(entry)
+        node.repo.append(node.stored(entry), now=node.now())
+        node.events.publish(_event("entry", entry, node.party))
+        if entry.kind is Kind.REQUEST:
+            receipts.append(
+                await _append_own(
+                    node,
+                    kind=Kind.DELIVERED,
+                    body={},
+                    thread=entry.thread,
+                    answers=entry.hash,
+                    deliver_to=[entry.party],
+                    check=thread,
+                )
+            )
+    return receipts
+
+
+# -- the outbox ------------------------------------------------------------------------------------
+
+
+async def address_of(node: LineNode, party: str) -> str:
+    if party not in node._addresses:
+        try:
+            record = await node.directory.lookup(party)
+        except CallFailed as error:
+            if error.status == 404:
+                raise NotFound(f"unknown party {party!r}: not registered with the shared service") from error
+            raise
+        node._addresses[party] = str(record["base_url"])
+    return node._addresses[party]
+
+
+async def flush(node: LineNode) -> int:
+    """Deliver what is due; returns how many entries were delivered."""
+    delivered = 0
+    now = node.now()
+    due = node.repo.due(node.party, now, limit=500)
+    by_recipient: dict[str, list[Any]] = {}
+    for item in due:
+        by_recipient.setdefault(item.recipient, []).append(item)
+    for recipient, items in by_recipient.items():
+        for start in range(0, len(items), BATCH):
+            batch = items[start : start + BATCH]
+            payload = []
+            for item in batch:
+                stored = node.repo.get(node.party, item.hash)
+                if stored is not None:
+                    payload.append(stored.entry)
+            try:
+                url = await address_of(node, recipient)
+                answer_ = await node.peers.deliver(url, payload)
+            except (CallFailed, NotFound) as error:
+                wait = min(MAX_BACKOFF_S, 0.5 * 2 ** min(batch[0].attempts, 10))
+                for item in batch:
+                    node.repo.mark_failed(item, node.now() + timedelta(seconds=wait), str(error))
+                log.info("delivery to %s deferred %.1f s: %s", recipient, wait, error)
+                break
+            for item in batch:
+                node.repo.mark_delivered(item, node.now())
+            delivered += len(batch)
+            returned = answer_.get("receipts", []) if isinstance(answer_, dict) else []
+            if returned:
+                try:
+                    await receive(node, recipient, returned)
+                except LineError as error:
+                    log.warning("receipts from %s refused: %s", recipient, error)
+    return delivered
+
+
+async def run(node: LineNode, *, idle_s: float = 1.0) -> None:
+    """The node's line, forever: start it (genesis, registration), then deliver at once when woken,
+    else every ``idle_s``, and expire overdue legs."""
+    while True:
+        try:
+            await start(node)
+            break
+        except Exception:
+            log.exception("line start")
+            await asyncio.sleep(idle_s)
+    await run_outbox(node, idle_s=idle_s)
+
+
+async def run_outbox(node: LineNode, *, idle_s: float = 1.0) -> None:
+    """Deliver forever: at once when woken, else every ``idle_s``; expire overdue legs."""
+    while True:
+        try:
+            if await ensure_registered(node):
+                head = node.repo.head(node.party, node.party)
+                if head is not None and head.seq > node._witnessed_seq:
+                    await submit_head(node)
+            await flush(node)
+            await expire_due(node)
+        except Exception:
+            log.exception("line outbox")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(node._wake.wait(), timeout=idle_s)
+        node._wake.clear()
+
+
+def format_now(node: LineNode) -> str:
+    return format_time(node.now())
+
+
+def export(node: LineNode) -> Json:
+    """Every entry the node holds, the key histories, and its witnessed heads (a transcript)."""
+    from parley.line.transcript import export as make_transcript
+
+    entries = [_entry(e) for e in node.repo.entries(node.party)]
+    marks = [Countersignature.from_json(w.countersignature) for w in node.repo.witnessed(node.party)]
+    return make_transcript(node.party, node.now(), entries, marks)
+
+
+def thread_json(node: LineNode, thread: Thread) -> Json:
+    """A thread as the operators' API shows it."""
+    entries = [e.entry for e in node.repo.thread(node.party, thread.id)]
+    request = thread.request
+    return {
+        "id": thread.id,
+        "type": thread.type.value,
+        "sender": thread.sender,
+        "to": list(request.to),
+        "subject": request.body.get("subject"),
+        "reason": request.body.get("reason"),
+        "deadline": request.body.get("deadline"),
+        "sent_at": request.at,
+        "direction": "out" if thread.sender == node.party else "in",
+        "legs": {
+            r: {
+                "status": leg.status.value,
+                "late": leg.late,
+                "delivered": leg.delivered,
+                "read": leg.read,
+                "answer": leg.answer,
+                "conditions": leg.conditions,
+            }
+            for r, leg in thread.legs.items()
+        },
+        "obligations": [
+            {
+                "obligor": o.obligor,
+                "beneficiary": o.beneficiary,
+                "request": o.request,
+                "acceptance": o.acceptance,
+            }
+            for o in thread.obligations()
+        ],
+        "request": request.to_json(),
+        "entries": entries,
+    }

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 
+import httpx
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 
@@ -27,8 +28,10 @@ EXAMPLES = 25
 
 def test_no_server_errors(world: World) -> None:
     schema = schemathesis.openapi.from_asgi("/parties/red/openapi.json", world.server.app)
-    headers = world.token("red", OPERATE, *F3548_SCOPES, FP_PLAN, FP_TEST)
+    headers = world.token("red", OPERATE, *F3548_SCOPES, FP_PLAN, FP_TEST, "parley.line")
+    # The event stream never ends: it is tested on its own.
     operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [op for op in operations if op.path != "/line/v1/events"]
     paths = {op.path for op in operations}
     assert {"/uss/v1/operational_intents", "/ops/v1/operations", "/ops/v1/reservations"} <= paths
     assert len(operations) >= 20  # the six F3548 USS operations, the native API, the test interface
@@ -41,7 +44,10 @@ def test_no_server_errors(world: World) -> None:
                 max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
             )
             def fuzz(case: schemathesis.Case) -> None:
-                response = case.call(headers=headers)
+                try:
+                    response = case.call(headers=headers)
+                except httpx.InvalidURL:  # a control character in a path: no request can carry it
+                    reject()
                 case.validate_response(response, checks=[not_a_server_error])
 
             fuzz()

@@ -35,6 +35,8 @@ class StoredEntry:
     at: datetime
     entry: Json
     received_at: datetime
+    #: A request's deadline (None for other kinds).
+    deadline: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,10 @@ class LineRepository(Protocol):
         ...
 
     def count(self, holder: str) -> int: ...
+
+    def threads_due(self, holder: str, now: datetime, *, since: datetime | None = None) -> list[str]:
+        """Threads whose request's deadline is at or before ``now`` (and after ``since``)."""
+        ...
 
     # -- outbox ------------------------------------------------------------------------------------
     def due(self, holder: str, now: datetime, *, limit: int = 100) -> list[OutboxItem]: ...

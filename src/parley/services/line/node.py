@@ -30,8 +30,8 @@ from parley.line.chain import append as chain_append
 from parley.line.entry import Entry, Kind, verify_entry
 from parley.line.errors import ForkDetected, LineError, TransitionRefused
 from parley.line.keys import PartyKey
-from parley.line.lifecycle import Status, Thread
-from parley.line.times import format_time
+from parley.line.lifecycle import Leg, Role, Status, Thread
+from parley.line.times import format_time, parse_time
 from parley.line.witness import Countersignature
 from parley.ports.clock import Clock
 from parley.ports.line import LineRepository, Pin, StoredEntry, WitnessedHead
@@ -68,6 +68,8 @@ class LineNode:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _registered: bool = False
+    #: Threads past their deadline with nothing left for this side to record.
+    _settled: set[str] = field(default_factory=set)
     #: The highest position of its own chain the witness has countersigned (as far as this process knows).
     _witnessed_seq: int = 0
     _addresses: dict[str, str] = field(default_factory=dict)
@@ -86,6 +88,9 @@ class LineNode:
             at=entry.time,
             entry=entry.to_json(),
             received_at=received or self.now(),
+            deadline=parse_time(entry.body["deadline"], "body.deadline")
+            if entry.kind is Kind.REQUEST
+            else None,
         )
 
     def wake_outbox(self) -> None:
@@ -164,7 +169,10 @@ async def _append_own(
                 head, node.key, at=at, kind=kind, body=body, thread=thread, answers=answers, to=to
             )
             if check is not None:
-                check.apply(entry)
+                try:
+                    check.apply(entry)
+                except TransitionRefused as error:  # name the step, not an entry that will not exist
+                    raise TransitionRefused(error.message.removeprefix(f"{entry.short}: ")) from None
             try:
                 node.repo.append(node.stored(entry), deliver_to=deliver_to, now=node.now())
             except ForkDetected:  # another process of this node took the position: sign again
@@ -285,26 +293,17 @@ async def answer(node: LineNode, thread_id: str, kind: Kind, body: Json) -> Entr
 
 
 async def expire_due(node: LineNode) -> int:
-    """Record ``expired`` for every leg whose deadline passed unanswered (each side its own)."""
+    """Record ``expired`` for every leg whose deadline passed unanswered (each side its own). Looks
+    only at threads whose deadline has passed, and forgets each once nothing is left for this side."""
     count = 0
-    now = node.now()
-    for thread_id in node.repo.threads(node.party):
-        thread = thread_of(node, thread_id)
-        if now < thread.deadline:
+    for thread_id in node.repo.threads_due(node.party, node.now()):
+        if thread_id in node._settled:
             continue
+        thread = thread_of(node, thread_id)
         for recipient, leg in thread.legs.items():
-            if leg.status not in (Status.SENT, Status.DELIVERED, Status.READ) and not (
-                leg.status is Status.EXPIRED and not _expired_by_me(node, thread, leg)
-            ):
+            if not _needs_my_expiry(node, thread, recipient, leg):
                 continue
-            if thread.sender == node.party:
-                target = recipient
-            elif recipient == node.party and leg.delivered:
-                target = thread.sender
-            else:
-                continue
-            if _expired_by_me(node, thread, leg):
-                continue
+            target = recipient if thread.sender == node.party else thread.sender
             try:
                 await _append_own(
                     node,
@@ -319,14 +318,22 @@ async def expire_due(node: LineNode) -> int:
                 continue
             thread = thread_of(node, thread_id)
             count += 1
+        if not any(_needs_my_expiry(node, thread, r, leg) for r, leg in thread.legs.items()):
+            node._settled.add(thread_id)
     return count
 
 
-def _expired_by_me(node: LineNode, thread: Thread, leg: Any) -> bool:
-    from parley.line.lifecycle import Role
-
+def _needs_my_expiry(node: LineNode, thread: Thread, recipient: str, leg: Leg) -> bool:
+    """Whether this side still has to record the expiry of ``recipient``'s leg."""
     mine = Role.SENDER if thread.sender == node.party else Role.RECIPIENT
-    return mine in leg.expired_by
+    unanswered = leg.status in (Status.SENT, Status.DELIVERED, Status.READ) or (
+        leg.status is Status.EXPIRED and mine not in leg.expired_by
+    )
+    if not unanswered:
+        return False
+    if mine is Role.SENDER:
+        return True
+    return recipient == node.party and leg.delivered
 
 
 # -- receiving -------------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ def _entry(row: sa.Row[Any]) -> StoredEntry:
         at=from_us(row.at_us),
         entry=json.loads(row.entry),
         received_at=from_us(row.received_us),
+        deadline=from_us(row.deadline_us) if row.deadline_us is not None else None,
     )
 
 
@@ -104,6 +105,7 @@ class SqlLineRepository:
                 at_us=to_us(entry.at),
                 entry=_dumps(entry.entry),
                 received_us=to_us(entry.received_at),
+                deadline_us=to_us(entry.deadline) if entry.deadline is not None else None,
             )
             try:
                 c.execute(insert)
@@ -188,6 +190,15 @@ class SqlLineRepository:
             .limit(limit)
         )
         rows = self._run(lambda c: c.execute(query).all(), readonly=True)
+        return [r.thread for r in rows]
+
+    def threads_due(self, holder: str, now: datetime, *, since: datetime | None = None) -> list[str]:
+        query = sa.select(E.c.thread).where(
+            E.c.holder == holder, E.c.deadline_us.is_not(None), E.c.deadline_us <= to_us(now)
+        )
+        if since is not None:
+            query = query.where(E.c.deadline_us > to_us(since))
+        rows = self._run(lambda c: c.execute(query.order_by(E.c.deadline_us)).all(), readonly=True)
         return [r.thread for r in rows]
 
     def count(self, holder: str) -> int:

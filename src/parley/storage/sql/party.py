@@ -33,7 +33,6 @@ from parley.storage.sql.uow import SqlStore
 T = TypeVar("T")
 
 
-
 def _us(t: datetime | None) -> int | None:
     """Exact microseconds (float timestamps lose some past the 2100s)."""
     return None if t is None else to_us(t)

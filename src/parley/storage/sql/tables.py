@@ -199,8 +199,11 @@ line_entries = sa.Table(
     sa.Column("at_us", sa.BigInteger(), nullable=False),
     sa.Column("entry", sa.Text(), nullable=False),
     sa.Column("received_us", sa.BigInteger(), nullable=False),
+    #: A request's deadline (NULL for other kinds): what the expiry sweep looks up.
+    sa.Column("deadline_us", sa.BigInteger(), nullable=True),
     sa.UniqueConstraint("holder", "author", "seq", name="uq_line_entries_holder_author_seq"),
     sa.Index("ix_line_entries_holder_thread", "holder", "thread"),
+    sa.Index("ix_line_entries_holder_deadline_us", "holder", "deadline_us"),
 )
 
 line_outbox = sa.Table(

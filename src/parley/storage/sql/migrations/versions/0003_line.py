@@ -49,10 +49,12 @@ def upgrade() -> None:
         sa.Column("at_us", sa.BigInteger(), nullable=False),
         sa.Column("entry", sa.Text(), nullable=False),
         sa.Column("received_us", sa.BigInteger(), nullable=False),
+        sa.Column("deadline_us", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("holder", "hash", name="pk_line_entries"),
         sa.UniqueConstraint("holder", "author", "seq", name="uq_line_entries_holder_author_seq"),
     )
     op.create_index("ix_line_entries_holder_thread", "line_entries", ["holder", "thread"])
+    op.create_index("ix_line_entries_holder_deadline_us", "line_entries", ["holder", "deadline_us"])
     op.create_table(
         "line_outbox",
         sa.Column("seq", _SEQ, primary_key=True, autoincrement=True),
@@ -124,5 +126,6 @@ def downgrade() -> None:
     op.drop_table("line_pins")
     op.drop_index("ix_line_outbox_holder_delivered_us_next_attempt_us", table_name="line_outbox")
     op.drop_table("line_outbox")
+    op.drop_index("ix_line_entries_holder_deadline_us", table_name="line_entries")
     op.drop_index("ix_line_entries_holder_thread", table_name="line_entries")
     op.drop_table("line_entries")

@@ -25,7 +25,7 @@ from parley.clients.utm import UtmHttp
 from parley.config import PartySettings, Settings
 from parley.devtokens import ensure_dev_keys
 from parley.line.keys import load_or_create
-from parley.ports.clock import Clock, SystemClock
+from parley.ports.clock import Clock, OffsetClock, SystemClock
 from parley.services.context import DssContext
 from parley.services.line import node as line
 from parley.services.line.directory import Directory
@@ -87,6 +87,13 @@ def _token_source(settings: Settings, party: PartySettings, http: httpx.AsyncCli
     )
 
 
+def party_clock(party: PartySettings, clock: Clock | None = None) -> Clock:
+    """The clock of ``party``'s node: ``clock`` (default: the wall clock), shifted by the party's
+    ``clock_offset_s`` when one is set (tests and demos of clock skew only)."""
+    base = clock or SystemClock()
+    return OffsetClock(base, party.clock_offset_s) if party.clock_offset_s else base
+
+
 def build_node(
     settings: Settings,
     party: PartySettings,
@@ -105,7 +112,7 @@ def build_node(
         repo=SqlPartyRepository(store),
         dss=DssClient(utm, settings.party_dss_url(party)),
         peers=PeerClient(utm),
-        clock=clock or SystemClock(),
+        clock=party_clock(party, clock),
         policy=CheckPolicy(same_priority=party.same_priority, constraints=party.constraints),
         roles=frozenset(party.roles),
         operators=frozenset(party.operators or [party.uss_identity]),
@@ -198,11 +205,13 @@ def build_line(
         party=party.uss_identity,
         name=party.name or party.id,
         key=load_or_create(settings.data_dir / "line" / f"{party.id}.pem"),
+        key_file=settings.data_dir / "line" / f"{party.id}.pem",
         repo=repo,
-        clock=clock or SystemClock(),
+        clock=party_clock(party, clock),
         base_url=settings.party_base_url(party),
         directory=DirectoryClient(utm, settings.party_line_url(party)),
         peers=LinePeerClient(utm),
+        max_backoff_s=party.line_max_backoff_s,
     )
 
 

@@ -222,3 +222,65 @@ def test_the_witness_countersigns_heads_and_reports_a_fork(world: World, party: 
         world.client.post("/line/v1/witness", json=forged, headers=world.token(party, LINE)).status_code
         == 400
     )
+
+
+def test_a_rotated_key_is_followed_and_the_retired_one_refused(world: World) -> None:
+    _started(world, "red", "blue")
+    first = _send(
+        world,
+        "red",
+        to=["blue"],
+        type="free_text",
+        subject="before",
+        reason="r",
+        deadline=_when(30),
+        text="t",
+    )
+    _eventually(lambda: _thread(world, "blue", first["id"]), "blue pinned red's first key")
+    old = world.server.lines["red"].key
+    rotated = world.client.post(_url("red", "/key/rotate"), headers=world.operator("red"))
+    assert rotated.status_code == 200, rotated.text
+    new_key = rotated.json()["key"]
+    assert new_key != old.key_id and world.server.lines["red"].key.key_id == new_key
+    assert (world.settings.data_dir / "line" / "red.pem").stat().st_mode & 0o777 == 0o600
+    second = _send(
+        world, "red", to=["blue"], type="free_text", subject="after", reason="r", deadline=_when(30), text="t"
+    )
+    _eventually(
+        lambda: _thread(world, "blue", second["id"]), "blue follows the rotation signed by the pinned key"
+    )
+    registry = world.client.get("/line/v1/registry/red", headers=world.token("blue", LINE)).json()
+    assert registry["key"] == new_key and len(registry["keys"]) == 2
+
+    # An entry signed with the retired key at a later position is refused.
+    from parley.line.chain import ChainHead, append
+
+    line = world.server.lines["red"]
+    head = line.repo.head("red", "red")
+    assert head is not None
+    stale = append(
+        ChainHead("red", head.seq, head.hash), old, at=_when(0), kind="request",
+        body={"type": "free_text", "subject": "s", "reason": "r", "deadline": _when(5), "text": "t"},
+        thread="5a7b1e7c-0f6a-4e31-9b1d-3c5c2b7b9a10", to=["blue"],
+    )  # fmt: skip
+    refused = world.client.post(
+        _url("blue", "/entries"), json={"entries": [stale.to_json()]}, headers=world.token("red", LINE)
+    )
+    assert refused.status_code == 403, refused.text
+    # A registration that does not extend the history (a key not signed by the registered one) is refused.
+    from parley.line.chain import genesis
+
+    impostor = genesis("red", PartyKey.generate(), at=_when(0))
+    hijack = world.client.put(
+        "/line/v1/registry/red",
+        json={"party": "red", "base_url": "http://testserver/parties/red", "keys": [impostor.to_json()]},
+        headers=world.token("red", LINE),
+    )
+    assert hijack.status_code == 409, hijack.text
+    service = world.client.get("/line/v1/service").json()["witness_key"]
+    for party in ("red", "blue"):
+        report = verify_transcript(
+            world.client.get(_url(party, "/export"), headers=world.operator(party)).json(),
+            trusted_witness_keys=[service],
+        )
+        assert report.ok, "\n".join(report.lines())

@@ -79,6 +79,13 @@ async def status(line: LineDep, _op: Operator) -> JSONResponse:
     )
 
 
+@router.post("/key/rotate")
+async def rotate_key(line: LineDep, _op: Operator) -> JSONResponse:
+    """Replace the party's signing key; the rotation is signed by the key it retires."""
+    entry = await svc.rotate_key(line)
+    return JSONResponse({"key": line.key.key_id, "entry": entry.to_json()})
+
+
 @router.post("/requests", status_code=201)
 async def send(line: LineDep, _op: Operator, body: RequestIn) -> JSONResponse:
     entry = await svc.send(line, to=body.to, body=body.body())

@@ -16,16 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from parley.clients.line import DirectoryClient, LinePeerClient
 from parley.clients.utm import CallFailed
 from parley.domain.errors import InvalidInput, NotFound, PermissionDenied
-from parley.line.chain import ChainHead, genesis
+from parley.line.chain import ChainHead, genesis, rotate
 from parley.line.chain import append as chain_append
 from parley.line.entry import Entry, Kind, verify_entry
 from parley.line.errors import ForkDetected, LineError, TransitionRefused
@@ -42,7 +44,7 @@ log = logging.getLogger("parley.line")
 
 Json = dict[str, Any]
 
-#: Longest pause between two delivery attempts to a peer that is down, seconds.
+#: Longest pause between two delivery attempts to a peer that is down by default, seconds.
 MAX_BACKOFF_S = 60.0
 #: Entries delivered per call to a peer.
 BATCH = 100
@@ -65,9 +67,16 @@ class LineNode:
     directory: DirectoryClient
     peers: LinePeerClient
     events: EventHub = field(default_factory=EventHub)
+    #: Longest pause between two delivery attempts to a peer that is down, seconds.
+    max_backoff_s: float = MAX_BACKOFF_S
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _registered: bool = False
+    #: Key histories of the parties this node trusts: (seq of the key entry, key id), in order.
+    _key_history: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    #: Where the key lives (rotations replace it), and the file's mtime when it was read.
+    key_file: Path | None = None
+    _key_mtime: int = 0
     #: Threads past their deadline with nothing left for this side to record.
     _settled: set[str] = field(default_factory=set)
     #: The highest position of its own chain the witness has countersigned (as far as this process knows).
@@ -159,6 +168,7 @@ async def _append_own(
     """Sign the next entry of the node's chain and store it with its deliveries, in one transaction;
     ``check``: the thread it must fit (refused before anything is stored)."""
     async with node._lock:
+        _reload_key_if_rotated(node)
         for _ in range(10):
             stored = node.repo.head(node.party, node.party)
             if stored is None:
@@ -182,6 +192,52 @@ async def _append_own(
             raise ForkDetected(f"{node.party}: could not append to its own chain (contention)")
     node.events.publish(_event("entry", entry, node.party))
     node.wake_outbox()  # the outbox loop delivers it and submits the new head to the witness
+    return entry
+
+
+def _reload_key_if_rotated(node: LineNode) -> None:
+    """Another process of this node may have rotated the key: read the file again if it changed."""
+    if node.key_file is None:
+        return
+    try:
+        mtime = node.key_file.stat().st_mtime_ns
+    except OSError:
+        return
+    if node._key_mtime and mtime != node._key_mtime:
+        node.key = PartyKey.from_pem(node.key_file.read_bytes())
+    node._key_mtime = mtime
+
+
+async def rotate_key(node: LineNode) -> Entry:
+    """Replace the party's key: a key entry introducing a new key, signed by the current one; the new
+    key is written to the key file (the old one kept beside it, ``.retired-SEQ``), and the registry
+    is given the longer history. Peers follow the rotation because the key they pinned signed it."""
+    async with node._lock:
+        _reload_key_if_rotated(node)
+        stored = node.repo.head(node.party, node.party)
+        if stored is None:
+            raise InvalidInput("the line is not started (no key entry)")
+        new = PartyKey.generate()
+        entry = rotate(
+            ChainHead(stored.author, stored.seq, stored.hash), node.key, new, at=max(node.now(), stored.at)
+        )
+        if node.key_file is not None:
+            retired = node.key_file.with_name(f"{node.key_file.name}.retired-{entry.seq}")
+            retired.write_bytes(node.key.to_pem())
+            retired.chmod(0o600)
+            tmp = node.key_file.with_name(f".{node.key_file.name}.{uuid.uuid4().hex}.tmp")
+            tmp.write_bytes(new.to_pem())
+            tmp.chmod(0o600)
+            node.repo.append(node.stored(entry), now=node.now())
+            os.replace(tmp, node.key_file)
+            node._key_mtime = node.key_file.stat().st_mtime_ns
+        else:
+            node.repo.append(node.stored(entry), now=node.now())
+        node.key = new
+        node._registered = False
+    node.events.publish(_event("key_change", entry, node.party))
+    await ensure_registered(node)
+    node.wake_outbox()
     return entry
 
 
@@ -339,12 +395,25 @@ def _needs_my_expiry(node: LineNode, thread: Thread, recipient: str, leg: Leg) -
 # -- receiving -------------------------------------------------------------------------------------
 
 
-async def trusted_key(node: LineNode, party: str, key_id: str) -> None:
-    """Make sure ``key_id`` is ``party``'s pinned key, pinning on first contact and following
-    rotations signed by the pinned key; :class:`KeyNotTrusted` otherwise (and a warning event)."""
-    pins = node.repo.pins(node.party, party)
-    if any(p.key_id == key_id for p in pins):
+def _signer_at(history: Sequence[tuple[int, str]], seq: int) -> str | None:
+    """The key valid for entry ``seq`` of a chain whose key entries are ``history`` ((seq, key id)
+    in order): the key introduced by the last key entry before it (a rotation is itself signed by
+    the key it retires)."""
+    valid = None
+    for introduced_at, key in history:
+        if introduced_at < seq:
+            valid = key
+    return valid
+
+
+async def trusted_key(node: LineNode, party: str, key_id: str, seq: int) -> None:
+    """Make sure ``key_id`` is ``party``'s key for its entry ``seq``, by the key history pinned here:
+    pinned on first contact from the registry, then extended only by rotations signed by the pinned
+    key; :class:`KeyNotTrusted` otherwise (and a warning event)."""
+    history = node._key_history.get(party)
+    if history is not None and _signer_at(history, seq) == key_id:
         return
+    pins = node.repo.pins(node.party, party)
     try:
         record = await node.directory.lookup(party)
     except CallFailed as error:
@@ -354,35 +423,38 @@ async def trusted_key(node: LineNode, party: str, key_id: str) -> None:
     keys = key_history(party, record.get("keys"))
     ids = [k.body["public"] for k in keys]
     now = node.now()
+    if pins and pins[-1].key_id not in ids:
+        node.events.publish(
+            {
+                "type": "warning",
+                "party": party,
+                "message": f"{party}'s registered keys no longer include the pinned key",
+            }
+        )
+        raise KeyNotTrusted(
+            f"{party!r} now shows keys not signed by its pinned key {pins[-1].key_id}: refused (possible impersonation)"
+        )
     for k in keys:  # the key entries are part of the party's chain: held for transcripts
         with contextlib.suppress(ForkDetected):
             node.repo.append(node.stored(k), now=now)
-    if not pins:
-        for k in keys:
-            node.repo.pin(Pin(node.party, party, k.body["public"], now, {"entry": k.hash}))
-    else:
-        pinned = pins[-1].key_id
-        if pinned not in ids:
-            node.events.publish(
-                {
-                    "type": "warning",
-                    "party": party,
-                    "message": f"{party}'s registered keys no longer include the pinned key",
-                }
-            )
-            raise KeyNotTrusted(
-                f"{party!r} now shows keys not signed by its pinned key {pinned}: refused (possible impersonation)"
-            )
-        for k in keys[ids.index(pinned) + 1 :]:
-            node.repo.pin(
-                Pin(node.party, party, k.body["public"], now, {"entry": k.hash, "signed_by": k.key})
-            )
-            node.events.publish({"type": "key_change", "party": party, "key": k.body["public"]})
-    if key_id not in ids:
+    pinned = {p.key_id for p in pins}
+    for k in keys:
+        if k.body["public"] not in pinned:
+            proof = {"entry": k.hash} if not pins else {"entry": k.hash, "signed_by": k.key}
+            node.repo.pin(Pin(node.party, party, k.body["public"], now, proof))
+            if pins:
+                node.events.publish({"type": "key_change", "party": party, "key": k.body["public"]})
+    history = [(k.seq, k.body["public"]) for k in keys]
+    node._key_history[party] = history
+    expected = _signer_at(history, seq)
+    if expected != key_id:
         node.events.publish(
-            {"type": "warning", "party": party, "message": f"entry signed with unknown key {key_id}"}
+            {"type": "warning", "party": party, "message": f"entry {seq} signed with {key_id}, not its key"}
         )
-        raise KeyNotTrusted(f"{key_id} is not a key of {party!r}")
+        raise KeyNotTrusted(
+            f"{key_id} is not a key of {party!r} for its entry {seq}"
+            + (f" (that is {expected})" if expected else "")
+        )
 
 
 async def receive(node: LineNode, sender: str, entries: list[Any]) -> list[Entry]:
@@ -399,7 +471,7 @@ async def receive(node: LineNode, sender: str, entries: list[Any]) -> list[Entry
             raise type(error)(f"entries[{i}]: {error.message}") from None
         if entry.party != sender:
             raise PermissionDenied(f"entries[{i}]: written by {entry.party!r}, delivered by {sender!r}")
-        await trusted_key(node, entry.party, entry.key)
+        await trusted_key(node, entry.party, entry.key, entry.seq)
         verify_entry(entry, entry.key)
         held = node.repo.get(node.party, entry.hash)
         if held is not None:
@@ -467,7 +539,7 @@ async def flush(node: LineNode) -> int:
                 url = await address_of(node, recipient)
                 answer_ = await node.peers.deliver(url, payload)
             except (CallFailed, NotFound) as error:
-                wait = min(MAX_BACKOFF_S, 0.5 * 2 ** min(batch[0].attempts, 10))
+                wait = min(node.max_backoff_s, 0.5 * 2 ** min(batch[0].attempts, 10))
                 for item in batch:
                     node.repo.mark_failed(item, node.now() + timedelta(seconds=wait), str(error))
                 log.info("delivery to %s deferred %.1f s: %s", recipient, wait, error)

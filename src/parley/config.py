@@ -121,6 +121,21 @@ class PartySettings(BaseModel):
         default=None,
         description="The shared service of the line (registry and witness); default: the DSS URL.",
     )
+    line_max_backoff_s: float = Field(
+        default=60.0,
+        gt=0.0,
+        le=3600.0,
+        description="Longest pause between two attempts to deliver line entries to a peer that is down, "
+        "seconds (the pause doubles from 0.5 s after each failure up to this).",
+    )
+    clock_offset_s: float = Field(
+        default=0.0,
+        ge=-3600.0,
+        le=3600.0,
+        description="TESTS AND DEMOS ONLY: shift this party node's clock (its line entries' times, "
+        "deadlines, expiries, planning) by this many seconds from the host's, to show clock skew "
+        "between parties; 0 in any real deployment.",
+    )
     cache_peer_details: bool = Field(
         default=True,
         description="Reuse others' details learnt from notifications or earlier fetches while the DSS "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -30,3 +30,15 @@ class FixedClock:
 
     def set(self, at: datetime) -> None:
         self._at = at
+
+
+class OffsetClock:
+    """Another clock shifted by ``offset_s`` seconds (TESTS AND DEMOS ONLY: a node whose clock is
+    skewed from its peers', see ``PartySettings.clock_offset_s``)."""
+
+    def __init__(self, base: Clock, offset_s: float) -> None:
+        self._base = base
+        self._offset = timedelta(seconds=offset_s)
+
+    def now(self) -> datetime:
+        return self._base.now() + self._offset

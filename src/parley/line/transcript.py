@@ -38,7 +38,9 @@ over processes; the rest is one linear pass.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import heapq
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -65,14 +67,16 @@ def export(
     entries: Iterable[Entry],
     witness: Iterable[Countersignature] = (),
 ) -> dict[str, Any]:
-    """The transcript of ``party``: key entries go under ``keys``, the others keep their order."""
+    """The transcript of ``party``: key entries go under ``keys``, the others keep their order
+    except where :func:`causal_order` must move them (a peer's entries received out of order)."""
     keys: dict[str, list[dict[str, Any]]] = {}
-    rest: list[dict[str, Any]] = []
+    others: list[Entry] = []
     for entry in entries:
         if entry.kind is Kind.KEY:
             keys.setdefault(entry.party, []).append(entry.to_json())
         else:
-            rest.append(entry.to_json())
+            others.append(entry)
+    rest = [entry.to_json() for entry in causal_order(others)]
     for history in keys.values():
         history.sort(key=lambda e: e["seq"])
     return {
@@ -83,6 +87,57 @@ def export(
         "entries": rest,
         "witness": [w.to_json() for w in witness],
     }
+
+
+def causal_order(entries: Sequence[Entry]) -> list[Entry]:
+    """``entries`` in the order given, except that each author's entries come in ``seq`` order and
+    every entry after the one it answers (when present): the order a transcript's ``entries`` must
+    have. The order a node stored them in may differ: a peer's outbox retries, or two of its
+    processes delivering at once, can bring its entries out of their chain order.
+
+    A stable topological sort (Kahn's, the earliest given first); the constraints follow the hashes
+    entries carry, so they have no cycle (if forged ones had, the rest keep the given order).
+
+    >>> from parley.line.keys import PartyKey
+    >>> from parley.line.chain import ChainHead, append, genesis
+    >>> key = PartyKey.generate()
+    >>> first = genesis("RED", key, at="2017-05-03T06:00:00.000000Z")
+    >>> a = append(ChainHead.of(first), key, at="2017-05-03T06:01:00.000000Z", kind=Kind.WITHDRAW,
+    ...            thread="6f1c1e7e-4a3b-4c2d-9e8f-0a1b2c3d4e5f", answers="sha256:" + "0" * 64, body={})
+    >>> b = append(ChainHead.of(a), key, at="2017-05-03T06:02:00.000000Z", kind=Kind.WITHDRAW,
+    ...            thread="6f1c1e7e-4a3b-4c2d-9e8f-0a1b2c3d4e5f", answers="sha256:" + "0" * 64, body={})
+    >>> [e.seq for e in causal_order([b, a])]
+    [2, 3]
+    """
+    position = {entry.hash: i for i, entry in enumerate(entries)}
+    after: list[list[int]] = [[] for _ in entries]
+    waiting = [0] * len(entries)
+    chains: dict[str, list[int]] = {}
+    for i, entry in enumerate(entries):
+        chains.setdefault(entry.party, []).append(i)
+        answered = position.get(entry.answers) if entry.answers is not None else None
+        if answered is not None and answered != i:
+            after[answered].append(i)
+            waiting[i] += 1
+    for chain in chains.values():
+        chain.sort(key=lambda i: entries[i].seq)
+        for before, later in itertools.pairwise(chain):
+            after[before].append(later)
+            waiting[later] += 1
+    ready = [i for i, n in enumerate(waiting) if n == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for j in after[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, j)
+    if len(order) < len(entries):  # a cycle (forged entries): the rest as given
+        placed = set(order)
+        order += [i for i in range(len(entries)) if i not in placed]
+    return [entries[i] for i in order]
 
 
 @dataclass(frozen=True, slots=True)

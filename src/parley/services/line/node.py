@@ -48,6 +48,8 @@ Json = dict[str, Any]
 MAX_BACKOFF_S = 60.0
 #: Entries delivered per call to a peer.
 BATCH = 100
+#: The answers proper, marked ``late`` when signed after the deadline.
+_ANSWERS = (Kind.ACCEPT, Kind.DECLINE, Kind.COUNTER)
 
 
 class KeyNotTrusted(LineError, PermissionDenied):
@@ -166,7 +168,12 @@ async def _append_own(
     check: Thread | None = None,
 ) -> Entry:
     """Sign the next entry of the node's chain and store it with its deliveries, in one transaction;
-    ``check``: the thread it must fit (refused before anything is stored)."""
+    ``check``: the thread it must fit (refused before anything is stored).
+
+    The thread is read again after the head at each attempt: another process of this node may have
+    moved it meanwhile (its outbox loop recording the same expiry, its receiver the same receipt),
+    and the chain position is what orders the two (the loser signs again, and is refused then).
+    An answer is marked ``late`` by its own signing time (which never goes back along the chain)."""
     async with node._lock:
         _reload_key_if_rotated(node)
         for _ in range(10):
@@ -175,6 +182,12 @@ async def _append_own(
                 raise InvalidInput("the line is not started (no key entry)")
             head = ChainHead(stored.author, stored.seq, stored.hash)
             at = max(node.now(), stored.at)  # never earlier than the previous entry
+            if check is not None:
+                check = thread_of(node, check.id)
+                if kind in _ANSWERS:
+                    body = {k: v for k, v in body.items() if k != "late"}
+                    if at > check.deadline:
+                        body["late"] = True
             entry = chain_append(
                 head, node.key, at=at, kind=kind, body=body, thread=thread, answers=answers, to=to
             )
@@ -326,9 +339,6 @@ async def answer(node: LineNode, thread_id: str, kind: Kind, body: Json) -> Entr
     """This party's step in a thread: read, accept, decline, counter (as a recipient) or withdraw
     (as the sender). Late answers are marked late. Refused (409) when the life cycle forbids it."""
     thread = thread_of(node, thread_id)
-    body = dict(body)
-    if kind in (Kind.ACCEPT, Kind.DECLINE, Kind.COUNTER) and node.now() > thread.deadline:
-        body["late"] = True
     if kind is Kind.WITHDRAW:
         if node.party != thread.sender:
             raise PermissionDenied("only the sender may withdraw a request")
@@ -473,9 +483,10 @@ async def receive(node: LineNode, sender: str, entries: list[Any]) -> list[Entry
             raise PermissionDenied(f"entries[{i}]: written by {entry.party!r}, delivered by {sender!r}")
         await trusted_key(node, entry.party, entry.key, entry.seq)
         verify_entry(entry, entry.key)
-        held = node.repo.get(node.party, entry.hash)
-        if held is not None:
-            continue  # delivered again: already stored
+        if node.repo.get(node.party, entry.hash) is not None:  # delivered again: already stored
+            if entry.kind is Kind.REQUEST and (receipt := await _receipt(node, entry)) is not None:
+                receipts.append(receipt)  # stored before a crash, receipt not yet signed
+            continue
         if entry.kind is Kind.REQUEST:
             if node.party not in entry.to:
                 raise PermissionDenied(f"entries[{i}]: a request not addressed to {node.party!r}")
@@ -487,21 +498,29 @@ async def receive(node: LineNode, sender: str, entries: list[Any]) -> list[Entry
                 raise InvalidInput(f"entries[{i}]: thread: missing")
             thread = thread_of(node, entry.thread)
             thread.apply(entry)
-        node.repo.append(node.stored(entry), now=node.now())
-        node.events.publish(_event("entry", entry, node.party))
-        if entry.kind is Kind.REQUEST:
-            receipts.append(
-                await _append_own(
-                    node,
-                    kind=Kind.DELIVERED,
-                    body={},
-                    thread=entry.thread,
-                    answers=entry.hash,
-                    deliver_to=[entry.party],
-                    check=thread,
-                )
-            )
+        stored = node.repo.append(node.stored(entry), now=node.now())  # False: another process did
+        if stored:
+            node.events.publish(_event("entry", entry, node.party))
+        if entry.kind is Kind.REQUEST and (receipt := await _receipt(node, entry)) is not None:
+            receipts.append(receipt)
     return receipts
+
+
+async def _receipt(node: LineNode, request: Entry) -> Entry | None:
+    """Sign the ``delivered`` receipt of a request held here, unless it is signed already (by an
+    earlier call, or another process of this node): ``None`` then."""
+    try:
+        return await _append_own(
+            node,
+            kind=Kind.DELIVERED,
+            body={},
+            thread=request.thread,
+            answers=request.hash,
+            deliver_to=[request.party],
+            check=Thread.open(request),  # read again from the store there
+        )
+    except TransitionRefused:  # signed already
+        return None
 
 
 # -- the outbox ------------------------------------------------------------------------------------

@@ -320,6 +320,43 @@ def test_racing_planners_retry_with_the_new_key(deployment: Deployment) -> None:
                 assert ref["ovn"] == op["ovn"] and ref["manager"] == party
 
 
+def test_modifications_raced_by_other_parties_retry_with_the_new_key(deployment: Deployment) -> None:
+    """Operations side by side in one S2 cell, modified by their three parties at once: each
+    modification needs the others' current OVNs, so the DSS refuses some (409) and their nodes survey
+    again and write with the new key."""
+    clients = {p: deployment.ops(p) for p in PARTIES}
+    spots = [(p, 8.90 + 0.0012 * i, 47.50 + 0.0012 * j) for i in range(4) for j, p in enumerate(PARTIES)]
+    ops: list[tuple[str, str, float, float]] = []
+    for party, lng, lat in spots:
+        planned = clients[party].post("/operations", json=operation_body(square(lng, lat, 0.0009)))
+        assert planned.status_code == 201, planned.text
+        ops.append((party, planned.json()["operation"]["id"], lng, lat))
+    retried = 0
+    for round_ in range(4):
+
+        def modify(
+            op: tuple[str, str, float, float], size: float = 0.00095 + 0.00001 * round_
+        ) -> httpx.Response:
+            party, op_id, lng, lat = op
+            return clients[party].put(f"/operations/{op_id}", json=operation_body(square(lng, lat, size)))
+
+        with ThreadPoolExecutor(len(ops)) as pool:
+            responses = list(pool.map(modify, ops))
+        for r in responses:
+            assert r.status_code == 200, r.text
+            retried += r.json()["attempts"] > 1
+        if retried:
+            break
+    assert retried, "no modification had to retry: the race did not happen"
+    for party, op_id, _, _ in ops:
+        mine = clients[party].get(f"/operations/{op_id}").json()["operation"]
+        ref = httpx.get(
+            f"{deployment.dss}/dss/v1/operational_intent_references/{op_id}",
+            headers=deployment.as_uss(party, "utm.strategic_coordination"),
+        ).json()["operational_intent_reference"]
+        assert (ref["ovn"], ref["version"]) == (mine["ovn"], mine["version"]) and ref["version"] >= 2
+
+
 def test_a_stray_aircraft_goes_nonconforming_then_contingent_and_peers_are_told(
     deployment: Deployment,
 ) -> None:

@@ -139,6 +139,10 @@ async def export(line: LineDep, _op: Operator) -> JSONResponse:
     return JSONResponse(svc.export(line))
 
 
+def _sse(event: dict[str, Any]) -> bytes:
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+
+
 @router.get("/events")
 async def events(request: Request, line: LineDep, _op: Operator) -> StreamingResponse:
     """Server-sent events: entries written and received, warnings, forks (``retry`` 2 s)."""
@@ -152,8 +156,16 @@ async def events(request: Request, line: LineDep, _op: Operator) -> StreamingRes
                 except TimeoutError:
                     yield b": keep-alive\n\n"
                     continue
+                # Everything already queued goes in one write: a stream that yields one event per turn
+                # of a busy event loop falls behind a burst and is dropped by the hub.
+                batch = [event]
+                while event is not None and not queue.empty() and len(batch) < 1000:
+                    event = queue.get_nowait()
+                    batch.append(event)
+                chunk = b"".join(_sse(e) for e in batch if e is not None)
+                if chunk:
+                    yield chunk
                 if event is None:
                     return
-                yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

@@ -214,10 +214,22 @@ class SqlLineRepository:
     # -- outbox --------------------------------------------------------------------------------------
 
     def due(self, holder: str, now: datetime, *, limit: int = 100) -> list[OutboxItem]:
+        # Deliveries to one recipient keep their order: while any of them waits out a back-off,
+        # none of that recipient's (a newer entry would otherwise overtake what it follows).
+        waiting = (
+            sa.select(OB.c.recipient)
+            .where(OB.c.holder == holder, OB.c.delivered_us.is_(None), OB.c.next_attempt_us > to_us(now))
+            .scalar_subquery()
+        )
         rows = self._run(
             lambda c: c.execute(
                 sa.select(OB)
-                .where(OB.c.holder == holder, OB.c.delivered_us.is_(None), OB.c.next_attempt_us <= to_us(now))
+                .where(
+                    OB.c.holder == holder,
+                    OB.c.delivered_us.is_(None),
+                    OB.c.next_attempt_us <= to_us(now),
+                    OB.c.recipient.not_in(waiting),
+                )
                 .order_by(OB.c.seq)
                 .limit(limit)
             ).all(),

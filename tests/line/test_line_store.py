@@ -83,6 +83,35 @@ def test_the_outbox_delivers_each_entry_to_each_recipient_until_done(repo: SqlLi
     assert repo.pending("red") == 2
 
 
+def test_batches_in_one_call_each(repo: SqlLineRepository) -> None:
+    thread = "4a7b1e7c-0f6a-4e31-9b1d-3c5c2b7b9a10"
+    one, two, three = (entry("blue", "red", s, thread=thread) for s in (1, 2, 3))
+    assert repo.append(one, now=T0)
+    assert repo.append_all([(one, ["red"]), (two, ["red", "aid"]), (three, ())], now=T0) == [
+        False,
+        True,
+        True,
+    ]
+    assert repo.held("blue", [one.hash, three.hash, "sha256:" + "9" * 64]) == {one.hash, three.hash}
+    assert repo.get_all("blue", [three.hash, two.hash, two.hash]) == {two.hash: two, three.hash: three}
+    assert repo.held("blue", []) == set() and repo.get_all("blue", []) == {}
+    by_thread = repo.threads_entries("blue", [thread, "b0b0b0b0-0000-4000-8000-000000000000"])
+    assert [e.seq for e in by_thread[thread]] == [1, 2, 3]
+    assert by_thread["b0b0b0b0-0000-4000-8000-000000000000"] == []
+    # A fork anywhere in the batch: nothing of it is stored.
+    four = entry("blue", "red", 4, thread=thread)
+    with pytest.raises(ForkDetected):
+        repo.append_all([(four, ["red"]), (entry("blue", "red", 2, marker="f"), ())], now=T0)
+    assert repo.get("blue", four.hash) is None and repo.pending("blue") == 2
+    due = repo.due("blue", T0)
+    assert [(d.recipient, d.hash) for d in due] == [("aid", two.hash), ("red", two.hash)]
+    repo.mark_all_failed(due, T0 + timedelta(seconds=5), "x" * 600)
+    again = repo.due("blue", T0 + timedelta(seconds=5))
+    assert [(d.attempts, d.last_error) for d in again] == [(1, "x" * 500)] * 2
+    repo.mark_all_delivered(again, T0 + timedelta(seconds=6))
+    assert repo.pending("blue") == 0 and repo.due("blue", T0 + timedelta(days=1)) == []
+
+
 def test_pins_keep_the_history(repo: SqlLineRepository) -> None:
     repo.pin(Pin("red", "blue", "ed25519:AAA", T0, None))
     repo.pin(Pin("red", "blue", "ed25519:AAA", T0 + timedelta(hours=1), None))  # already pinned

@@ -87,13 +87,32 @@ class LineRepository(Protocol):
         another entry at its (author, seq)."""
         ...
 
+    def append_all(
+        self, entries: Sequence[tuple[StoredEntry, Sequence[str]]], *, now: datetime
+    ) -> list[bool]:
+        """:meth:`append` each ``(entry, deliver_to)`` in order, all in one transaction: whether each
+        was new. On :class:`ForkDetected` nothing is stored."""
+        ...
+
     def get(self, holder: str, entry_hash: str) -> StoredEntry | None: ...
+
+    def get_all(self, holder: str, hashes: Sequence[str]) -> dict[str, StoredEntry]:
+        """The entries among ``hashes`` the holder has, by hash (one read)."""
+        ...
+
+    def held(self, holder: str, hashes: Sequence[str]) -> set[str]:
+        """Which of ``hashes`` the holder has."""
+        ...
 
     def head(self, holder: str, author: str) -> StoredEntry | None:
         """The holder's latest entry by ``author`` (highest seq)."""
         ...
 
     def thread(self, holder: str, thread: str) -> list[StoredEntry]: ...
+
+    def threads_entries(self, holder: str, threads: Sequence[str]) -> dict[str, list[StoredEntry]]:
+        """:meth:`thread` of each of ``threads`` (one read); an unknown thread maps to ``[]``."""
+        ...
 
     def entries(
         self, holder: str, *, author: str | None = None, limit: int | None = None
@@ -120,7 +139,15 @@ class LineRepository(Protocol):
 
     def mark_delivered(self, item: OutboxItem, now: datetime) -> None: ...
 
+    def mark_all_delivered(self, items: Sequence[OutboxItem], now: datetime) -> None:
+        """:meth:`mark_delivered` for each of ``items``, in one statement."""
+        ...
+
     def mark_failed(self, item: OutboxItem, next_attempt_at: datetime, error: str) -> None: ...
+
+    def mark_all_failed(self, items: Sequence[OutboxItem], next_attempt_at: datetime, error: str) -> None:
+        """:meth:`mark_failed` for each of ``items``, in one statement."""
+        ...
 
     def pending(self, holder: str) -> int: ...
 

@@ -34,6 +34,61 @@ from parley.storage.sql.uow import SqlStore
 T = TypeVar("T")
 E, OB = line_entries, line_outbox
 
+# The hot statements, built once (their SQL and cache keys are then computed once, not per call).
+_B = sa.bindparam
+_POSITION = sa.select(E.c.hash).where(
+    E.c.holder == _B("holder"), E.c.author == _B("author"), E.c.seq == _B("seq")
+)
+_INSERT_ENTRY = sa.insert(E)
+_INSERT_OUTBOX = sa.insert(OB)
+_GET = sa.select(E).where(E.c.holder == _B("holder"), E.c.hash == _B("hash"))
+_GET_MANY = sa.select(E).where(E.c.holder == _B("holder"), E.c.hash.in_(_B("hashes", expanding=True)))
+_HELD = sa.select(E.c.hash).where(E.c.holder == _B("holder"), E.c.hash.in_(_B("hashes", expanding=True)))
+_HEAD = (
+    sa.select(E)
+    .where(E.c.holder == _B("holder"), E.c.author == _B("author"))
+    .order_by(E.c.seq.desc())
+    .limit(1)
+)
+_THREAD = (
+    sa.select(E)
+    .where(E.c.holder == _B("holder"), E.c.thread == _B("thread"))
+    .order_by(E.c.at_us, E.c.author, E.c.seq)
+)
+_THREADS = (
+    sa.select(E)
+    .where(E.c.holder == _B("holder"), E.c.thread.in_(_B("threads", expanding=True)))
+    .order_by(E.c.at_us, E.c.author, E.c.seq)
+)
+# Deliveries to one recipient keep their order: while any of them waits out a back-off, none of that
+# recipient's is due (a newer entry would otherwise overtake what it follows).
+_WAITING = (
+    sa.select(OB.c.recipient)
+    .where(OB.c.holder == _B("holder"), OB.c.delivered_us.is_(None), OB.c.next_attempt_us > _B("now_us"))
+    .scalar_subquery()
+)
+_DUE = (
+    sa.select(OB)
+    .where(
+        OB.c.holder == _B("holder"),
+        OB.c.delivered_us.is_(None),
+        OB.c.next_attempt_us <= _B("now_us"),
+        OB.c.recipient.not_in(_WAITING),
+    )
+    .order_by(OB.c.seq)
+    .limit(_B("limit"))
+)
+_DELIVERED = (
+    sa.update(OB)
+    .where(OB.c.seq.in_(_B("seqs", expanding=True)))
+    .values(delivered_us=_B("at_us"), attempts=OB.c.attempts + 1)
+)
+_FAILED = (
+    sa.update(OB)
+    .where(OB.c.seq.in_(_B("seqs", expanding=True)))
+    .values(attempts=OB.c.attempts + 1, next_attempt_us=_B("next_us"), last_error=_B("error"))
+)
+
 
 def _dumps(doc: Any) -> str:
     return json.dumps(doc, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
@@ -67,6 +122,62 @@ def _outbox(row: sa.Row[Any]) -> OutboxItem:
     )
 
 
+def _append(c: sa.Connection, entry: StoredEntry, deliver_to: Sequence[str], now: datetime) -> bool:
+    """Insert ``entry`` and its outbox rows on ``c`` (in the caller's transaction); see ``append``."""
+    held = c.execute(_POSITION, {"holder": entry.holder, "author": entry.author, "seq": entry.seq}).scalar()
+    if held == entry.hash:
+        return False
+    if held is not None:
+        raise ForkDetected(
+            f"{entry.author!r} already has entry {entry.seq} {held[:19]}…; {entry.hash[:19]}… differs: a fork",
+            author=entry.author,
+            seq=entry.seq,
+            held=held,
+            offered=entry.hash,
+        )
+    values = {
+        "holder": entry.holder,
+        "hash": entry.hash,
+        "author": entry.author,
+        "seq": entry.seq,
+        "kind": entry.kind,
+        "thread": entry.thread,
+        "at_us": to_us(entry.at),
+        "entry": _dumps(entry.entry),
+        "received_us": to_us(entry.received_at),
+        "deadline_us": to_us(entry.deadline) if entry.deadline is not None else None,
+    }
+    try:
+        c.execute(_INSERT_ENTRY, values)
+    except sa.exc.IntegrityError as error:  # another writer took the position meanwhile
+        raise ForkDetected(
+            f"{entry.author!r} entry {entry.seq} was written meanwhile",
+            author=entry.author,
+            seq=entry.seq,
+            held="",
+            offered=entry.hash,
+        ) from error
+    if deliver_to:
+        now_us = to_us(now)
+        c.execute(
+            _INSERT_OUTBOX,
+            [
+                {
+                    "holder": entry.holder,
+                    "recipient": r,
+                    "hash": entry.hash,
+                    "created_us": now_us,
+                    "attempts": 0,
+                    "next_attempt_us": now_us,
+                    "delivered_us": None,
+                    "last_error": None,
+                }
+                for r in sorted(set(deliver_to))
+            ],
+        )
+    return True
+
+
 class SqlLineRepository:
     """:class:`parley.ports.line.LineRepository` on a :class:`SqlStore`."""
 
@@ -79,94 +190,58 @@ class SqlLineRepository:
     # -- entries -------------------------------------------------------------------------------------
 
     def append(self, entry: StoredEntry, *, deliver_to: Sequence[str] = (), now: datetime) -> bool:
-        def work(c: sa.Connection) -> bool:
-            held = c.execute(
-                sa.select(E.c.hash).where(
-                    E.c.holder == entry.holder, E.c.author == entry.author, E.c.seq == entry.seq
-                )
-            ).scalar()
-            if held == entry.hash:
-                return False
-            if held is not None:
-                raise ForkDetected(
-                    f"{entry.author!r} already has entry {entry.seq} {held[:19]}…; {entry.hash[:19]}… differs: a fork",
-                    author=entry.author,
-                    seq=entry.seq,
-                    held=held,
-                    offered=entry.hash,
-                )
-            insert = sa.insert(E).values(
-                holder=entry.holder,
-                hash=entry.hash,
-                author=entry.author,
-                seq=entry.seq,
-                kind=entry.kind,
-                thread=entry.thread,
-                at_us=to_us(entry.at),
-                entry=_dumps(entry.entry),
-                received_us=to_us(entry.received_at),
-                deadline_us=to_us(entry.deadline) if entry.deadline is not None else None,
-            )
-            try:
-                c.execute(insert)
-            except sa.exc.IntegrityError as error:  # another writer took the position meanwhile
-                raise ForkDetected(
-                    f"{entry.author!r} entry {entry.seq} was written meanwhile",
-                    author=entry.author,
-                    seq=entry.seq,
-                    held="",
-                    offered=entry.hash,
-                ) from error
-            if deliver_to:
-                c.execute(
-                    sa.insert(OB),
-                    [
-                        {
-                            "holder": entry.holder,
-                            "recipient": r,
-                            "hash": entry.hash,
-                            "created_us": to_us(now),
-                            "attempts": 0,
-                            "next_attempt_us": to_us(now),
-                            "delivered_us": None,
-                            "last_error": None,
-                        }
-                        for r in sorted(set(deliver_to))
-                    ],
-                )
-            return True
+        return self._run(lambda c: _append(c, entry, deliver_to, now))
 
-        return self._run(work)
+    def append_all(
+        self, entries: Sequence[tuple[StoredEntry, Sequence[str]]], *, now: datetime
+    ) -> list[bool]:
+        return self._run(lambda c: [_append(c, entry, deliver_to, now) for entry, deliver_to in entries])
 
     def get(self, holder: str, entry_hash: str) -> StoredEntry | None:
         row = self._run(
-            lambda c: c.execute(sa.select(E).where(E.c.holder == holder, E.c.hash == entry_hash)).first(),
-            readonly=True,
+            lambda c: c.execute(_GET, {"holder": holder, "hash": entry_hash}).first(), readonly=True
         )
         return _entry(row) if row is not None else None
 
+    def get_all(self, holder: str, hashes: Sequence[str]) -> dict[str, StoredEntry]:
+        if not hashes:
+            return {}
+        rows = self._run(
+            lambda c: c.execute(_GET_MANY, {"holder": holder, "hashes": list(set(hashes))}).all(),
+            readonly=True,
+        )
+        return {r.hash: _entry(r) for r in rows}
+
+    def held(self, holder: str, hashes: Sequence[str]) -> set[str]:
+        if not hashes:
+            return set()
+        rows = self._run(
+            lambda c: c.execute(_HELD, {"holder": holder, "hashes": list(set(hashes))}).all(), readonly=True
+        )
+        return {r.hash for r in rows}
+
     def head(self, holder: str, author: str) -> StoredEntry | None:
         row = self._run(
-            lambda c: c.execute(
-                sa.select(E)
-                .where(E.c.holder == holder, E.c.author == author)
-                .order_by(E.c.seq.desc())
-                .limit(1)
-            ).first(),
-            readonly=True,
+            lambda c: c.execute(_HEAD, {"holder": holder, "author": author}).first(), readonly=True
         )
         return _entry(row) if row is not None else None
 
     def thread(self, holder: str, thread: str) -> list[StoredEntry]:
         rows = self._run(
-            lambda c: c.execute(
-                sa.select(E)
-                .where(E.c.holder == holder, E.c.thread == thread)
-                .order_by(E.c.at_us, E.c.author, E.c.seq)
-            ).all(),
-            readonly=True,
+            lambda c: c.execute(_THREAD, {"holder": holder, "thread": thread}).all(), readonly=True
         )
         return [_entry(r) for r in rows]
+
+    def threads_entries(self, holder: str, threads: Sequence[str]) -> dict[str, list[StoredEntry]]:
+        found: dict[str, list[StoredEntry]] = {t: [] for t in threads}
+        if not threads:
+            return found
+        rows = self._run(
+            lambda c: c.execute(_THREADS, {"holder": holder, "threads": list(found)}).all(), readonly=True
+        )
+        for r in rows:
+            found[r.thread].append(_entry(r))
+        return found
 
     def entries(
         self, holder: str, *, author: str | None = None, limit: int | None = None
@@ -214,48 +289,28 @@ class SqlLineRepository:
     # -- outbox --------------------------------------------------------------------------------------
 
     def due(self, holder: str, now: datetime, *, limit: int = 100) -> list[OutboxItem]:
-        # Deliveries to one recipient keep their order: while any of them waits out a back-off,
-        # none of that recipient's (a newer entry would otherwise overtake what it follows).
-        waiting = (
-            sa.select(OB.c.recipient)
-            .where(OB.c.holder == holder, OB.c.delivered_us.is_(None), OB.c.next_attempt_us > to_us(now))
-            .scalar_subquery()
-        )
         rows = self._run(
-            lambda c: c.execute(
-                sa.select(OB)
-                .where(
-                    OB.c.holder == holder,
-                    OB.c.delivered_us.is_(None),
-                    OB.c.next_attempt_us <= to_us(now),
-                    OB.c.recipient.not_in(waiting),
-                )
-                .order_by(OB.c.seq)
-                .limit(limit)
-            ).all(),
+            lambda c: c.execute(_DUE, {"holder": holder, "now_us": to_us(now), "limit": limit}).all(),
             readonly=True,
         )
         return [_outbox(r) for r in rows]
 
     def mark_delivered(self, item: OutboxItem, now: datetime) -> None:
-        self._run(
-            lambda c: c.execute(
-                sa.update(OB)
-                .where(OB.c.seq == item.seq)
-                .values(delivered_us=to_us(now), attempts=item.attempts + 1)
-            )
-        )
+        self.mark_all_delivered([item], now)
+
+    def mark_all_delivered(self, items: Sequence[OutboxItem], now: datetime) -> None:
+        if items:
+            seqs = [i.seq for i in items]
+            self._run(lambda c: c.execute(_DELIVERED, {"seqs": seqs, "at_us": to_us(now)}))
 
     def mark_failed(self, item: OutboxItem, next_attempt_at: datetime, error: str) -> None:
-        self._run(
-            lambda c: c.execute(
-                sa.update(OB)
-                .where(OB.c.seq == item.seq)
-                .values(
-                    attempts=item.attempts + 1, next_attempt_us=to_us(next_attempt_at), last_error=error[:500]
-                )
-            )
-        )
+        self.mark_all_failed([item], next_attempt_at, error)
+
+    def mark_all_failed(self, items: Sequence[OutboxItem], next_attempt_at: datetime, error: str) -> None:
+        if items:
+            seqs = [i.seq for i in items]
+            params = {"seqs": seqs, "next_us": to_us(next_attempt_at), "error": error[:500]}
+            self._run(lambda c: c.execute(_FAILED, params))
 
     def pending(self, holder: str) -> int:
         return int(

@@ -549,22 +549,17 @@ async def flush(node: LineNode) -> int:
     for recipient, items in by_recipient.items():
         for start in range(0, len(items), BATCH):
             batch = items[start : start + BATCH]
-            payload = []
-            for item in batch:
-                stored = node.repo.get(node.party, item.hash)
-                if stored is not None:
-                    payload.append(stored.entry)
+            held = node.repo.get_all(node.party, [item.hash for item in batch])
+            payload = [held[item.hash].entry for item in batch if item.hash in held]
             try:
                 url = await address_of(node, recipient)
                 answer_ = await node.peers.deliver(url, payload)
             except (CallFailed, NotFound) as error:
                 wait = min(node.max_backoff_s, 0.5 * 2 ** min(batch[0].attempts, 10))
-                for item in batch:
-                    node.repo.mark_failed(item, node.now() + timedelta(seconds=wait), str(error))
+                node.repo.mark_all_failed(batch, node.now() + timedelta(seconds=wait), str(error))
                 log.info("delivery to %s deferred %.1f s: %s", recipient, wait, error)
                 break
-            for item in batch:
-                node.repo.mark_delivered(item, node.now())
+            node.repo.mark_all_delivered(batch, node.now())
             delivered += len(batch)
             returned = answer_.get("receipts", []) if isinstance(answer_, dict) else []
             if returned:

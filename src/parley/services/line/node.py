@@ -8,7 +8,9 @@ a retry is harmless). An entry from a peer is verified against the peer's pinned
 stored: first contact pins the key the shared registry gives; a later key must come with a rotation
 signed by the pinned key, else the entry is refused and a warning raised. A request received is
 answered at once with a signed ``delivered`` receipt (returned in the HTTP answer, and queued too).
-After each of its own entries the node submits its chain head to the witness.
+After its own entries the node submits its chain head to the witness: at once after a quiet spell,
+then at most every :data:`WITNESS_INTERVAL_S` (a burst is countersigned by its latest head, which
+covers every entry before it).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,6 +52,8 @@ Json = dict[str, Any]
 MAX_BACKOFF_S = 60.0
 #: Entries delivered per call to a peer.
 BATCH = 100
+#: Shortest pause between two submissions of the node's head to the witness, seconds.
+WITNESS_INTERVAL_S = 1.0
 #: The answers proper, marked ``late`` when signed after the deadline.
 _ANSWERS = (Kind.ACCEPT, Kind.DECLINE, Kind.COUNTER)
 
@@ -83,6 +89,8 @@ class LineNode:
     _settled: set[str] = field(default_factory=set)
     #: The highest position of its own chain the witness has countersigned (as far as this process knows).
     _witnessed_seq: int = 0
+    #: When the head was last submitted to the witness (``time.monotonic``).
+    _witness_submitted: float = -math.inf
     _addresses: dict[str, str] = field(default_factory=dict)
 
     def now(self) -> datetime:
@@ -204,7 +212,7 @@ async def _append_own(
         else:
             raise ForkDetected(f"{node.party}: could not append to its own chain (contention)")
     node.events.publish(_event("entry", entry, node.party))
-    node.wake_outbox()  # the outbox loop delivers it and submits the new head to the witness
+    node.wake_outbox()  # the outbox loop delivers it, and submits the new head to the witness
     return entry
 
 
@@ -584,20 +592,40 @@ async def run(node: LineNode, *, idle_s: float = 1.0) -> None:
 
 
 async def run_outbox(node: LineNode, *, idle_s: float = 1.0) -> None:
-    """Deliver forever: at once when woken, else every ``idle_s``; expire overdue legs."""
+    """Deliver forever: at once when woken, else every ``idle_s``; expire overdue legs; have the
+    witness countersign the head (after the deliveries, at most every :data:`WITNESS_INTERVAL_S`)."""
     while True:
+        timeout = idle_s
+        registered = False
         try:
-            if await ensure_registered(node):
-                head = node.repo.head(node.party, node.party)
-                if head is not None and head.seq > node._witnessed_seq:
-                    await submit_head(node)
+            registered = await ensure_registered(node)
             await flush(node)
             await expire_due(node)
         except Exception:
             log.exception("line outbox")
+        if registered:
+            try:
+                timeout = min(idle_s, await witness_due(node))
+            except Exception:
+                log.exception("line witness")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(node._wake.wait(), timeout=idle_s)
+            await asyncio.wait_for(node._wake.wait(), timeout=timeout)
         node._wake.clear()
+
+
+async def witness_due(node: LineNode) -> float:
+    """Submit the head to the witness if it moved and the last submission is
+    :data:`WITNESS_INTERVAL_S` old; returns the seconds until a submission may be due (``inf``:
+    nothing waits)."""
+    since = time.monotonic() - node._witness_submitted
+    if since < WITNESS_INTERVAL_S:
+        return WITNESS_INTERVAL_S - since
+    head = node.repo.head(node.party, node.party)
+    if head is not None and head.seq > node._witnessed_seq:
+        node._witness_submitted = time.monotonic()
+        await submit_head(node)
+        return WITNESS_INTERVAL_S
+    return math.inf
 
 
 def format_now(node: LineNode) -> str:

@@ -315,7 +315,12 @@ async def submit_head(node: LineNode) -> Json | None:
 
 def thread_of(node: LineNode, thread_id: str) -> Thread:
     """The thread as the entries the node holds make it."""
-    entries = [_entry(e) for e in node.repo.thread(node.party, thread_id)]
+    return _thread_from(thread_id, node.repo.thread(node.party, thread_id))
+
+
+def _thread_from(thread_id: str, stored: Sequence[StoredEntry]) -> Thread:
+    """The thread ``thread_id`` made of the entries of it held (:class:`NotFound` without its request)."""
+    entries = [_entry(e) for e in stored]
     requests = [e for e in entries if e.kind is Kind.REQUEST]
     if not requests:
         raise NotFound(f"no request {thread_id}")
@@ -477,58 +482,158 @@ async def trusted_key(node: LineNode, party: str, key_id: str, seq: int) -> None
 
 async def receive(node: LineNode, sender: str, entries: list[Any]) -> list[Entry]:
     """Entries from ``sender`` (their author): verify, check they concern this party and fit their
-    thread, store; answer a new request with a signed receipt. Returns the entries signed here in
-    return (the receipts)."""
+    thread, store; answer each request with a signed receipt, unless one is signed already (a request
+    delivered again after a crash gets its receipt then). Returns the receipts signed here.
+
+    The entries are checked in order; a run of entries of distinct threads is stored with its
+    receipts in one transaction. At the first defect, the entries before it are stored (with their
+    receipts) and the defect is raised."""
     if not isinstance(entries, list) or not entries or len(entries) > BATCH:
         raise InvalidInput(f"entries: a list of 1 to {BATCH} entries is expected")
-    receipts: list[Entry] = []
+    checked: list[Entry] = []
+    defect: Exception | None = None
     for i, raw in enumerate(entries):
         try:
-            entry = Entry.from_json(raw)
-        except LineError as error:
-            raise type(error)(f"entries[{i}]: {error.message}") from None
-        if entry.party != sender:
-            raise PermissionDenied(f"entries[{i}]: written by {entry.party!r}, delivered by {sender!r}")
-        await trusted_key(node, entry.party, entry.key, entry.seq)
-        verify_entry(entry, entry.key)
-        if node.repo.get(node.party, entry.hash) is not None:  # delivered again: already stored
-            if entry.kind is Kind.REQUEST and (receipt := await _receipt(node, entry)) is not None:
-                receipts.append(receipt)  # stored before a crash, receipt not yet signed
-            continue
-        if entry.kind is Kind.REQUEST:
-            if node.party not in entry.to:
-                raise PermissionDenied(f"entries[{i}]: a request not addressed to {node.party!r}")
-            thread = Thread.open(entry)
-        elif entry.kind is Kind.KEY:
-            raise InvalidInput(f"entries[{i}]: key entries are published through the registry")
-        else:
-            if entry.thread is None:
-                raise InvalidInput(f"entries[{i}]: thread: missing")
-            thread = thread_of(node, entry.thread)
-            thread.apply(entry)
-        stored = node.repo.append(node.stored(entry), now=node.now())  # False: another process did
-        if stored:
+            try:
+                entry = Entry.from_json(raw)
+            except LineError as error:
+                raise type(error)(f"entries[{i}]: {error.message}") from None
+            if entry.party != sender:
+                raise PermissionDenied(f"entries[{i}]: written by {entry.party!r}, delivered by {sender!r}")
+            await trusted_key(node, entry.party, entry.key, entry.seq)
+            verify_entry(entry, entry.key)
+        except Exception as error:  # raised once the entries before it are stored
+            defect = error
+            break
+        checked.append(entry)
+    receipts: list[Entry] = []
+    for start, end in _runs(checked):
+        async with node._lock:
+            stored, signed, failure = _store_run(node, checked[start:end], offset=start)
+        for entry in stored:
             node.events.publish(_event("entry", entry, node.party))
-        if entry.kind is Kind.REQUEST and (receipt := await _receipt(node, entry)) is not None:
-            receipts.append(receipt)
+        if signed:
+            receipts += signed
+            node.wake_outbox()
+        if failure is not None:
+            raise failure
+    if defect is not None:
+        raise defect
     return receipts
 
 
-async def _receipt(node: LineNode, request: Entry) -> Entry | None:
-    """Sign the ``delivered`` receipt of a request held here, unless it is signed already (by an
-    earlier call, or another process of this node): ``None`` then."""
-    try:
-        return await _append_own(
-            node,
-            kind=Kind.DELIVERED,
-            body={},
-            thread=request.thread,
-            answers=request.hash,
-            deliver_to=[request.party],
-            check=Thread.open(request),  # read again from the store there
-        )
-    except TransitionRefused:  # signed already
-        return None
+def _runs(entries: Sequence[Entry]) -> list[tuple[int, int]]:
+    """``entries`` cut into runs ``[start, end)`` in which no thread appears twice (each entry of a
+    run is then checked against its thread as held before the run)."""
+    runs: list[tuple[int, int]] = []
+    start, seen = 0, set[str]()
+    for k, entry in enumerate(entries):
+        key = entry.thread or entry.hash
+        if key in seen:
+            runs.append((start, k))
+            start, seen = k, set()
+        seen.add(key)
+    if start < len(entries):
+        runs.append((start, len(entries)))
+    return runs
+
+
+def _store_run(
+    node: LineNode, run: list[Entry], *, offset: int
+) -> tuple[list[Entry], list[Entry], Exception | None]:
+    """Under the node's lock: check ``run`` (entries of distinct threads; ``offset``: the first one's
+    index in the delivery) against what the node holds, sign the receipts of its requests and store
+    it all in one transaction. Returns the entries stored (received and signed, in order), the
+    receipts, and the defect that cut the run short (what comes before it is stored)."""
+    _reload_key_if_rotated(node)
+    cut: Exception | None = None
+    for _ in range(10):
+        held = node.repo.held(node.party, [e.hash for e in run])
+        wanted = [
+            e.thread
+            for e in run
+            if e.thread is not None
+            and e.kind is not Kind.KEY
+            and ((e.kind is Kind.REQUEST) == (e.hash in held))  # held requests, new answers
+        ]
+        threads = node.repo.threads_entries(node.party, wanted) if wanted else {}
+        items: list[tuple[StoredEntry, Sequence[str]]] = []
+        order: list[Entry] = []
+        signed: list[Entry] = []
+        error: Exception | None = cut
+        head: ChainHead | None = None
+        floor = node.now()
+        last = floor - timedelta(microseconds=1)
+
+        def received() -> datetime:  # strictly increasing: the order the node stored them
+            nonlocal last
+            last = max(node.now(), last + timedelta(microseconds=1))
+            return last
+
+        for k, entry in enumerate(run):
+            i = offset + k
+            try:
+                answer_to: Thread | None = None
+                if entry.hash in held:  # delivered again: already stored
+                    if entry.kind is not Kind.REQUEST:
+                        continue
+                    answer_to = _thread_from(str(entry.thread), threads.get(str(entry.thread), []))
+                elif entry.kind is Kind.REQUEST:
+                    if node.party not in entry.to:
+                        raise PermissionDenied(f"entries[{i}]: a request not addressed to {node.party!r}")
+                    answer_to = Thread.open(entry)
+                elif entry.kind is Kind.KEY:
+                    raise InvalidInput(f"entries[{i}]: key entries are published through the registry")
+                else:
+                    if entry.thread is None:
+                        raise InvalidInput(f"entries[{i}]: thread: missing")
+                    _thread_from(entry.thread, threads.get(entry.thread, [])).apply(entry)
+                if entry.hash not in held:
+                    items.append((node.stored(entry, received=received()), ()))
+                    order.append(entry)
+                if answer_to is None:
+                    continue
+                if head is None:
+                    own = node.repo.head(node.party, node.party)
+                    if own is None:
+                        raise InvalidInput("the line is not started (no key entry)")
+                    head, floor = ChainHead(own.author, own.seq, own.hash), own.at
+                at = max(node.now(), floor)  # never earlier than the previous entry
+                receipt = chain_append(
+                    head,
+                    node.key,
+                    at=at,
+                    kind=Kind.DELIVERED,
+                    body={},
+                    thread=entry.thread,
+                    answers=entry.hash,
+                )
+                try:
+                    answer_to.apply(receipt)
+                except TransitionRefused:  # signed already
+                    continue
+                head, floor = ChainHead.of(receipt), at
+                items.append((node.stored(receipt, received=received()), [entry.party]))
+                order.append(receipt)
+                signed.append(receipt)
+            except Exception as failure:
+                error = failure
+                break
+        if not items:
+            return [], [], error
+        try:
+            fresh = node.repo.append_all(items, now=node.now())
+        except ForkDetected as fork:
+            position = (getattr(fork, "author", None), getattr(fork, "seq", None))
+            if any((r.party, r.seq) == position for r in signed):
+                continue  # another process of this node took the position: check and sign again
+            forked = next((k for k, e in enumerate(run) if (e.party, e.seq) == position), None)
+            if forked is None:
+                raise
+            run, cut = run[:forked], fork  # store what comes before the fork, then report it
+            continue
+        return [e for e, new in zip(order, fresh, strict=True) if new], signed, error
+    raise ForkDetected(f"{node.party}: could not append to its own chain (contention)")
 
 
 # -- the outbox ------------------------------------------------------------------------------------

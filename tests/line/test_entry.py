@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from parley.domain.errors import InvalidInput
 from parley.line.canonical import canonical, digest
-from parley.line.entry import MAX_ENTRY_BYTES, MAX_VERTICES, Entry, Kind, canonical_body, verify_entry
+from parley.line.entry import MAX_ENTRY_BYTES, MAX_VERTICES, Entry, Kind, canonical_body, sign, verify_entry
 from parley.line.errors import BadSignature, InvalidEntry
 from parley.line.keys import PartyKey
 from tests.line.helpers import Party, at, request_body, volume
@@ -198,6 +198,14 @@ def test_signatures_bind_the_key_and_every_byte(red: Party, blue: Party) -> None
     # A valid signature by another key, naming the author's key, does not verify either.
     resigned = Entry.from_json({**entry.to_json(), "sig": blue.key.sign(entry.signing_bytes())})
     assert not resigned.signature_ok()
+
+
+def test_a_signed_entry_verifies_and_names_the_key_that_signed_it(red: Party, blue: Party) -> None:
+    fields: dict[str, Any] = {"party": "RED", "seq": 1, "prev": None, "at": at(0), "kind": Kind.KEY}
+    entry = sign(**fields, body={"public": red.key.key_id}, key=red.key)
+    assert entry.key == red.key.key_id and entry.signature_ok()
+    with pytest.raises(BadSignature, match="signed with a key other than"):
+        sign(**fields, body={"public": blue.key.key_id}, key=red.key, signer=blue.key.key_id)
 
 
 JSON = st.recursive(

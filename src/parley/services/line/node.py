@@ -490,26 +490,32 @@ async def receive(node: LineNode, sender: str, entries: list[Any]) -> list[Entry
     receipts) and the defect is raised."""
     if not isinstance(entries, list) or not entries or len(entries) > BATCH:
         raise InvalidInput(f"entries: a list of 1 to {BATCH} entries is expected")
-    checked: list[Entry] = []
-    defect: Exception | None = None
+    parsed: list[Entry] = []
+    defect: Exception | None = None  # raised once the entries before it are stored
     for i, raw in enumerate(entries):
         try:
-            try:
-                entry = Entry.from_json(raw)
-            except LineError as error:
-                raise type(error)(f"entries[{i}]: {error.message}") from None
+            parsed.append(Entry.from_json(raw))
+        except LineError as error:
+            defect = type(error)(f"entries[{i}]: {error.message}")
+            break
+    # What is held already was verified when stored: the same hash is the same bytes.
+    held = node.repo.held(node.party, [e.hash for e in parsed])
+    checked: list[Entry] = []
+    for i, entry in enumerate(parsed):
+        try:
             if entry.party != sender:
                 raise PermissionDenied(f"entries[{i}]: written by {entry.party!r}, delivered by {sender!r}")
             await trusted_key(node, entry.party, entry.key, entry.seq)
-            verify_entry(entry, entry.key)
-        except Exception as error:  # raised once the entries before it are stored
+            if entry.hash not in held:
+                verify_entry(entry, entry.key)
+        except Exception as error:
             defect = error
             break
         checked.append(entry)
     receipts: list[Entry] = []
     for start, end in _runs(checked):
         async with node._lock:
-            stored, signed, failure = _store_run(node, checked[start:end], offset=start)
+            stored, signed, failure = _store_run(node, checked[start:end], offset=start, held=held)
         for entry in stored:
             node.events.publish(_event("entry", entry, node.party))
         if signed:
@@ -539,16 +545,17 @@ def _runs(entries: Sequence[Entry]) -> list[tuple[int, int]]:
 
 
 def _store_run(
-    node: LineNode, run: list[Entry], *, offset: int
+    node: LineNode, run: list[Entry], *, offset: int, held: set[str]
 ) -> tuple[list[Entry], list[Entry], Exception | None]:
     """Under the node's lock: check ``run`` (entries of distinct threads; ``offset``: the first one's
     index in the delivery) against what the node holds, sign the receipts of its requests and store
-    it all in one transaction. Returns the entries stored (received and signed, in order), the
-    receipts, and the defect that cut the run short (what comes before it is stored)."""
+    it all in one transaction (``held``: hashes known to be held already). Returns the entries
+    stored (received and signed, in order), the receipts, and the defect that cut the run short
+    (what comes before it is stored)."""
     _reload_key_if_rotated(node)
     cut: Exception | None = None
     for _ in range(10):
-        held = node.repo.held(node.party, [e.hash for e in run])
+        held = held | node.repo.held(node.party, [e.hash for e in run if e.hash not in held])
         wanted = [
             e.thread
             for e in run

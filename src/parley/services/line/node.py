@@ -92,6 +92,8 @@ class LineNode:
     #: When the head was last submitted to the witness (``time.monotonic``).
     _witness_submitted: float = -math.inf
     _addresses: dict[str, str] = field(default_factory=dict)
+    #: Requests queued for the next transaction of the node's chain (see :func:`send`).
+    _requests: list[_Request] = field(default_factory=list)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -342,10 +344,75 @@ async def send(node: LineNode, *, to: Sequence[str], body: Json) -> Entry:
         raise InvalidInput("to: one or more other parties are expected")
     for party in recipients:
         await address_of(node, party)
-    thread = str(uuid.uuid4())
-    return await _append_own(
-        node, kind=Kind.REQUEST, body=body, thread=thread, answers=None, to=recipients, deliver_to=recipients
-    )
+    pending = _Request(body, str(uuid.uuid4()), recipients, asyncio.get_running_loop().create_future())
+    node._requests.append(pending)
+    try:
+        await asyncio.sleep(0)  # the requests arriving with this one queue theirs: one transaction for all
+        async with node._lock:
+            if node._requests:
+                _append_requests(node)
+    except BaseException:
+        if pending in node._requests:
+            node._requests.remove(pending)
+        raise
+    return pending.done.result()
+
+
+@dataclass(eq=False)
+class _Request:
+    """A request waiting to be signed and stored (with the others queued meanwhile)."""
+
+    body: Json
+    thread: str
+    to: list[str]
+    done: asyncio.Future[Entry]
+
+
+def _append_requests(node: LineNode) -> None:
+    """Under the node's lock: sign every queued request, one after the other on the node's chain,
+    and store them with their deliveries in one transaction; each request's future gets its entry,
+    or the error that refused it (a malformed request is refused alone)."""
+    queued, node._requests = node._requests, []
+    _reload_key_if_rotated(node)
+    try:
+        for _ in range(10):
+            stored = node.repo.head(node.party, node.party)
+            if stored is None:
+                raise InvalidInput("the line is not started (no key entry)")
+            head, floor = ChainHead(stored.author, stored.seq, stored.hash), stored.at
+            signed: list[tuple[_Request, Entry]] = []
+            refused: list[tuple[_Request, Exception]] = []
+            for request in queued:
+                at = max(node.now(), floor)  # never earlier than the previous entry
+                try:
+                    entry = chain_append(
+                        head, node.key, at=at, kind=Kind.REQUEST, body=request.body, thread=request.thread,
+                        answers=None, to=request.to,
+                    )  # fmt: skip
+                except Exception as error:
+                    refused.append((request, error))
+                    continue
+                signed.append((request, entry))
+                head, floor = ChainHead.of(entry), at
+            try:
+                if signed:
+                    node.repo.append_all([(node.stored(e), r.to) for r, e in signed], now=node.now())
+            except ForkDetected:  # another process of this node took a position: sign again
+                continue
+            break
+        else:
+            raise ForkDetected(f"{node.party}: could not append to its own chain (contention)")
+    except Exception as error:
+        for request in queued:
+            request.done.set_exception(error)
+        return
+    for request, problem in refused:
+        request.done.set_exception(problem)
+    for request, entry in signed:
+        request.done.set_result(entry)
+        node.events.publish(_event("entry", entry, node.party))
+    if signed:
+        node.wake_outbox()  # the outbox loop delivers them, and submits the new head to the witness
 
 
 async def answer(node: LineNode, thread_id: str, kind: Kind, body: Json) -> Entry:

@@ -89,7 +89,7 @@ async def rotate_key(line: LineDep, _op: Operator) -> JSONResponse:
 @router.post("/requests", status_code=201)
 async def send(line: LineDep, _op: Operator, body: RequestIn) -> JSONResponse:
     entry = await svc.send(line, to=body.to, body=body.body())
-    return JSONResponse(svc.thread_json(line, svc.thread_of(line, str(entry.thread))), status_code=201)
+    return JSONResponse(svc.sent_json(line, entry), status_code=201)
 
 
 @router.get("/threads")

@@ -820,9 +820,16 @@ def export(node: LineNode) -> Json:
     return make_transcript(node.party, node.now(), entries, marks)
 
 
-def thread_json(node: LineNode, thread: Thread) -> Json:
-    """A thread as the operators' API shows it."""
-    entries = [e.entry for e in node.repo.thread(node.party, thread.id)]
+def sent_json(node: LineNode, request: Entry) -> Json:
+    """The thread a request just sent opens, as the operators' API shows it: the request alone (what
+    the store holds of it at that moment), without reading it back."""
+    return thread_json(node, Thread.open(request), entries=[request.to_json()])
+
+
+def thread_json(node: LineNode, thread: Thread, *, entries: list[Json] | None = None) -> Json:
+    """A thread as the operators' API shows it (``entries``: its entries as held, if known)."""
+    if entries is None:
+        entries = [e.entry for e in node.repo.thread(node.party, thread.id)]
     request = thread.request
     return {
         "id": thread.id,

@@ -19,6 +19,7 @@ from parley.ports.line import (
     StoredEntry,
     WitnessedHead,
 )
+from parley.ports.repositories import TransientConflict
 from parley.storage.sql import retry
 from parley.storage.sql.mapping import from_us, to_us
 from parley.storage.sql.tables import (
@@ -41,6 +42,9 @@ _POSITION = sa.select(E.c.hash).where(
 )
 _INSERT_ENTRY = sa.insert(E)
 _INSERT_OUTBOX = sa.insert(OB)
+_POSITIONS = sa.select(E.c.seq, E.c.hash).where(
+    E.c.holder == _B("holder"), E.c.author == _B("author"), E.c.seq.in_(_B("seqs", expanding=True))
+)
 _GET = sa.select(E).where(E.c.holder == _B("holder"), E.c.hash == _B("hash"))
 _GET_MANY = sa.select(E).where(E.c.holder == _B("holder"), E.c.hash.in_(_B("hashes", expanding=True)))
 _HELD = sa.select(E.c.hash).where(E.c.holder == _B("holder"), E.c.hash.in_(_B("hashes", expanding=True)))
@@ -135,18 +139,7 @@ def _append(c: sa.Connection, entry: StoredEntry, deliver_to: Sequence[str], now
             held=held,
             offered=entry.hash,
         )
-    values = {
-        "holder": entry.holder,
-        "hash": entry.hash,
-        "author": entry.author,
-        "seq": entry.seq,
-        "kind": entry.kind,
-        "thread": entry.thread,
-        "at_us": to_us(entry.at),
-        "entry": _dumps(entry.entry),
-        "received_us": to_us(entry.received_at),
-        "deadline_us": to_us(entry.deadline) if entry.deadline is not None else None,
-    }
+    values = _entry_row(entry)
     try:
         c.execute(_INSERT_ENTRY, values)
     except sa.exc.IntegrityError as error:  # another writer took the position meanwhile
@@ -159,23 +152,80 @@ def _append(c: sa.Connection, entry: StoredEntry, deliver_to: Sequence[str], now
         ) from error
     if deliver_to:
         now_us = to_us(now)
-        c.execute(
-            _INSERT_OUTBOX,
-            [
-                {
-                    "holder": entry.holder,
-                    "recipient": r,
-                    "hash": entry.hash,
-                    "created_us": now_us,
-                    "attempts": 0,
-                    "next_attempt_us": now_us,
-                    "delivered_us": None,
-                    "last_error": None,
-                }
-                for r in sorted(set(deliver_to))
-            ],
-        )
+        c.execute(_INSERT_OUTBOX, [_outbox_row(entry, r, now_us) for r in sorted(set(deliver_to))])
     return True
+
+
+def _append_all(
+    c: sa.Connection, items: Sequence[tuple[StoredEntry, Sequence[str]]], now: datetime
+) -> list[bool]:
+    """``_append`` of each item in order, on ``c``, in a few statements: the positions they take are
+    read at once (per author), the new entries and their outbox rows inserted at once."""
+    seqs: dict[tuple[str, str], set[int]] = {}
+    for entry, _ in items:
+        seqs.setdefault((entry.holder, entry.author), set()).add(entry.seq)
+    taken: dict[tuple[str, str, int], str] = {}
+    for (holder, author), wanted in seqs.items():
+        rows = c.execute(_POSITIONS, {"holder": holder, "author": author, "seqs": sorted(wanted)}).all()
+        taken.update({(holder, author, r.seq): r.hash for r in rows})
+    fresh: list[bool] = []
+    entries: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
+    now_us = to_us(now)
+    for entry, deliver_to in items:
+        held = taken.get((entry.holder, entry.author, entry.seq))
+        if held == entry.hash:
+            fresh.append(False)
+            continue
+        if held is not None:
+            raise ForkDetected(
+                f"{entry.author!r} already has entry {entry.seq} {held[:19]}…; {entry.hash[:19]}… differs: a fork",
+                author=entry.author,
+                seq=entry.seq,
+                held=held,
+                offered=entry.hash,
+            )
+        taken[(entry.holder, entry.author, entry.seq)] = entry.hash
+        fresh.append(True)
+        entries.append(_entry_row(entry))
+        outbox += [_outbox_row(entry, r, now_us) for r in sorted(set(deliver_to))]
+    if entries:
+        try:
+            c.execute(_INSERT_ENTRY, entries)
+        except sa.exc.IntegrityError as error:
+            # Another writer took a position meanwhile (PostgreSQL): run again, which names it.
+            raise TransientConflict(f"line entries written meanwhile: {error.orig}") from error
+    if outbox:
+        c.execute(_INSERT_OUTBOX, outbox)
+    return fresh
+
+
+def _entry_row(entry: StoredEntry) -> dict[str, Any]:
+    return {
+        "holder": entry.holder,
+        "hash": entry.hash,
+        "author": entry.author,
+        "seq": entry.seq,
+        "kind": entry.kind,
+        "thread": entry.thread,
+        "at_us": to_us(entry.at),
+        "entry": _dumps(entry.entry),
+        "received_us": to_us(entry.received_at),
+        "deadline_us": to_us(entry.deadline) if entry.deadline is not None else None,
+    }
+
+
+def _outbox_row(entry: StoredEntry, recipient: str, now_us: int) -> dict[str, Any]:
+    return {
+        "holder": entry.holder,
+        "recipient": recipient,
+        "hash": entry.hash,
+        "created_us": now_us,
+        "attempts": 0,
+        "next_attempt_us": now_us,
+        "delivered_us": None,
+        "last_error": None,
+    }
 
 
 class SqlLineRepository:
@@ -195,7 +245,9 @@ class SqlLineRepository:
     def append_all(
         self, entries: Sequence[tuple[StoredEntry, Sequence[str]]], *, now: datetime
     ) -> list[bool]:
-        return self._run(lambda c: [_append(c, entry, deliver_to, now) for entry, deliver_to in entries])
+        if not entries:
+            return []
+        return self._run(lambda c: _append_all(c, entries, now))
 
     def get(self, holder: str, entry_hash: str) -> StoredEntry | None:
         row = self._run(

@@ -622,21 +622,24 @@ def _store_run(
     _reload_key_if_rotated(node)
     cut: Exception | None = None
     for _ in range(10):
-        held = held | node.repo.held(node.party, [e.hash for e in run if e.hash not in held])
-        wanted = [
-            e.thread
-            for e in run
-            if e.thread is not None
-            and e.kind is not Kind.KEY
-            and ((e.kind is Kind.REQUEST) == (e.hash in held))  # held requests, new answers
-        ]
-        threads = node.repo.threads_entries(node.party, wanted) if wanted else {}
+        # The head first: a receipt another process of this node signs after this read takes the
+        # position this run's first receipt would take (a fork, then all is read again); what it
+        # stored before, the reads below see.
+        head: ChainHead | None = None
+        floor = node.now()
+        if any(e.kind is Kind.REQUEST for e in run):
+            own = node.repo.head(node.party, node.party)
+            if own is not None:
+                head, floor = ChainHead(own.author, own.seq, own.hash), own.at
+        # What is held of each thread tells which entries are held (an entry is held in its thread).
+        threads = node.repo.threads_entries(node.party, sorted({e.thread for e in run if e.thread}))
+        held = held | {s.hash for entries in threads.values() for s in entries}
+        threadless = [e.hash for e in run if e.thread is None and e.hash not in held]
+        held |= node.repo.held(node.party, threadless)
         items: list[tuple[StoredEntry, Sequence[str]]] = []
         order: list[Entry] = []
         signed: list[Entry] = []
         error: Exception | None = cut
-        head: ChainHead | None = None
-        floor = node.now()
         last = floor - timedelta(microseconds=1)
 
         def received() -> datetime:  # strictly increasing: the order the node stored them
@@ -668,10 +671,7 @@ def _store_run(
                 if answer_to is None:
                     continue
                 if head is None:
-                    own = node.repo.head(node.party, node.party)
-                    if own is None:
-                        raise InvalidInput("the line is not started (no key entry)")
-                    head, floor = ChainHead(own.author, own.seq, own.hash), own.at
+                    raise InvalidInput("the line is not started (no key entry)")
                 at = max(node.now(), floor)  # never earlier than the previous entry
                 receipt = chain_append(
                     head,

@@ -91,6 +91,8 @@ class LineNode:
     _witnessed_seq: int = 0
     #: When the head was last submitted to the witness (``time.monotonic``).
     _witness_submitted: float = -math.inf
+    #: When the outbox loop last looked for deadlines passed (``time.monotonic``).
+    _expiry_swept: float = -math.inf
     _addresses: dict[str, str] = field(default_factory=dict)
     #: Requests queued for the next transaction of the node's chain (see :func:`send`).
     _requests: list[_Request] = field(default_factory=list)
@@ -771,15 +773,18 @@ async def run(node: LineNode, *, idle_s: float = 1.0) -> None:
 
 
 async def run_outbox(node: LineNode, *, idle_s: float = 1.0) -> None:
-    """Deliver forever: at once when woken, else every ``idle_s``; expire overdue legs; have the
-    witness countersign the head (after the deliveries, at most every :data:`WITNESS_INTERVAL_S`)."""
+    """Deliver forever: at once when woken, else every ``idle_s``; expire overdue legs (every
+    ``idle_s``, busy or not); have the witness countersign the head (after the deliveries, at most
+    every :data:`WITNESS_INTERVAL_S`)."""
     while True:
         timeout = idle_s
         registered = False
         try:
             registered = await ensure_registered(node)
             await flush(node)
-            await expire_due(node)
+            if time.monotonic() - node._expiry_swept >= idle_s:  # deadlines: as often as when idle
+                node._expiry_swept = time.monotonic()
+                await expire_due(node)
         except Exception:
             log.exception("line outbox")
         if registered:
@@ -787,6 +792,7 @@ async def run_outbox(node: LineNode, *, idle_s: float = 1.0) -> None:
                 timeout = min(idle_s, await witness_due(node))
             except Exception:
                 log.exception("line witness")
+        timeout = max(0.0, min(timeout, node._expiry_swept + idle_s - time.monotonic()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(node._wake.wait(), timeout=timeout)
         node._wake.clear()

@@ -311,10 +311,17 @@ def _member(name: str, value: Any) -> bytes:
     return b'"' + name.encode() + b'":' + text
 
 
-def _build(unsigned: dict[str, Any], sig: str) -> Entry:
+def _parts(unsigned: dict[str, Any]) -> tuple[dict[str, bytes], bytes]:
+    """The canonical ``"name":value`` of each member but ``sig``, and the signing bytes they make."""
     parts = {name: _member(name, value) for name, value in unsigned.items()}
-    signed = b"{" + b",".join(parts[n] for n in FIELDS if n != "sig") + b"}"
-    parts["sig"] = _member("sig", sig)
+    return parts, b"{" + b",".join(parts[n] for n in FIELDS if n != "sig") + b"}"
+
+
+def _build(
+    unsigned: dict[str, Any], sig: str, prepared: tuple[dict[str, bytes], bytes] | None = None
+) -> Entry:
+    parts, signed = prepared or _parts(unsigned)
+    parts = {**parts, "sig": _member("sig", sig)}
     whole = b"{" + b",".join(parts[n] for n in FIELDS) + b"}"
     if len(whole) > MAX_ENTRY_BYTES:
         raise InvalidEntry(
@@ -358,6 +365,7 @@ def sign(
     """
     from parley.line.times import format_time
 
+    own = key.key_id
     fields = {
         "v": VERSION,
         "party": party,
@@ -369,14 +377,14 @@ def sign(
         "answers": answers,
         "to": list(to),
         "body": json.loads(json.dumps(body)),
-        "key": signer or key.key_id,
+        "key": signer or own,
     }
     unsigned = _check_unsigned(fields)
-    probe = _build(unsigned, "A" * 86)
-    entry = _build(unsigned, key.sign(probe.signed))
+    prepared = _parts(unsigned)
+    entry = _build(unsigned, key.sign(prepared[1]), prepared)
     # The signature verifies exactly when the entry names the key that made it (a key id is its
     # public key): compared, not verified again (an Ed25519 verification costs three signatures).
-    if entry.key != key.key_id:
+    if entry.key != own:
         raise BadSignature(f"{entry.short}: key: signed with a key other than {entry.key}")
     return entry
 

@@ -94,6 +94,10 @@ class LineNode:
     #: When the outbox loop last looked for deadlines passed (``time.monotonic``).
     _expiry_swept: float = -math.inf
     _addresses: dict[str, str] = field(default_factory=dict)
+    #: This process's idea of its chain's head (position and time), kept by the hot paths that
+    #: append to it (requests, receipts): a stale one only costs an append refused as a fork (another
+    #: process of the node took the position), after which the head is read again.
+    _head: tuple[ChainHead, datetime] | None = None
     #: Requests queued for the next transaction of the node's chain (see :func:`send`).
     _requests: list[_Request] = field(default_factory=list)
 
@@ -215,9 +219,20 @@ async def _append_own(
             break
         else:
             raise ForkDetected(f"{node.party}: could not append to its own chain (contention)")
+        node._head = None  # moved here: read again by the next that needs it
     node.events.publish(_event("entry", entry, node.party))
     node.wake_outbox()  # the outbox loop delivers it, and submits the new head to the witness
     return entry
+
+
+def _own_head(node: LineNode) -> tuple[ChainHead, datetime] | None:
+    """The node's head as this process last knew it (read when it does not know)."""
+    if node._head is None:
+        stored = node.repo.head(node.party, node.party)
+        if stored is None:
+            return None
+        node._head = ChainHead(stored.author, stored.seq, stored.hash), stored.at
+    return node._head
 
 
 def _reload_key_if_rotated(node: LineNode) -> None:
@@ -259,6 +274,7 @@ async def rotate_key(node: LineNode) -> Entry:
         else:
             node.repo.append(node.stored(entry), now=node.now())
         node.key = new
+        node._head = None  # moved by the rotation
         node._registered = False
     node.events.publish(_event("key_change", entry, node.party))
     await ensure_registered(node)
@@ -378,10 +394,10 @@ def _append_requests(node: LineNode) -> None:
     _reload_key_if_rotated(node)
     try:
         for _ in range(10):
-            stored = node.repo.head(node.party, node.party)
-            if stored is None:
+            known = _own_head(node)
+            if known is None:
                 raise InvalidInput("the line is not started (no key entry)")
-            head, floor = ChainHead(stored.author, stored.seq, stored.hash), stored.at
+            head, floor = known
             signed: list[tuple[_Request, Entry]] = []
             refused: list[tuple[_Request, Exception]] = []
             for request in queued:
@@ -400,7 +416,9 @@ def _append_requests(node: LineNode) -> None:
                 if signed:
                     node.repo.append_all([(node.stored(e), r.to) for r, e in signed], now=node.now())
             except ForkDetected:  # another process of this node took a position: sign again
+                node._head = None
                 continue
+            node._head = head, floor
             break
         else:
             raise ForkDetected(f"{node.party}: could not append to its own chain (contention)")
@@ -624,15 +642,13 @@ def _store_run(
     _reload_key_if_rotated(node)
     cut: Exception | None = None
     for _ in range(10):
-        # The head first: a receipt another process of this node signs after this read takes the
-        # position this run's first receipt would take (a fork, then all is read again); what it
-        # stored before, the reads below see.
+        # The head first (as this process knows it): a receipt another process of this node signs
+        # after that takes the position this run's first receipt would take (a fork, then all is
+        # read again); what it stored before, the reads below see.
         head: ChainHead | None = None
         floor = node.now()
-        if any(e.kind is Kind.REQUEST for e in run):
-            own = node.repo.head(node.party, node.party)
-            if own is not None:
-                head, floor = ChainHead(own.author, own.seq, own.hash), own.at
+        if any(e.kind is Kind.REQUEST for e in run) and (known := _own_head(node)) is not None:
+            head, floor = known
         # What is held of each thread tells which entries are held (an entry is held in its thread).
         threads = node.repo.threads_entries(node.party, sorted({e.thread for e in run if e.thread}))
         held = held | {s.hash for entries in threads.values() for s in entries}
@@ -702,12 +718,15 @@ def _store_run(
         except ForkDetected as fork:
             position = (getattr(fork, "author", None), getattr(fork, "seq", None))
             if any((r.party, r.seq) == position for r in signed):
+                node._head = None
                 continue  # another process of this node took the position: check and sign again
             forked = next((k for k, e in enumerate(run) if (e.party, e.seq) == position), None)
             if forked is None:
                 raise
             run, cut = run[:forked], fork  # store what comes before the fork, then report it
             continue
+        if signed and head is not None:
+            node._head = head, floor
         return [e for e, new in zip(order, fresh, strict=True) if new], signed, error
     raise ForkDetected(f"{node.party}: could not append to its own chain (contention)")
 

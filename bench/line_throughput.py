@@ -153,7 +153,7 @@ class ServerCpu:
     """CPU time (user + system) of server processes and their children, from /proc (Linux)."""
 
     def __init__(self, pids: list[int]) -> None:
-        self.pids = [p for root in pids for p in self._tree(root)]
+        self.trees = [self._tree(root) for root in pids]
         self.tick_s = 1.0 / os.sysconf("SC_CLK_TCK")
 
     @staticmethod
@@ -169,15 +169,20 @@ class ServerCpu:
             tree += frontier
         return tree
 
-    def seconds(self) -> float:
-        ticks = 0
-        for pid in self.pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                return math.nan
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        return ticks * self.tick_s
+    def seconds(self) -> list[float]:
+        """Each server's CPU seconds so far (its processes together)."""
+        each = []
+        for tree in self.trees:
+            ticks = 0
+            for pid in tree:
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    ticks = -1
+                    break
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            each.append(ticks * self.tick_s if ticks >= 0 else math.nan)
+        return each
 
 
 def client_cpu_s() -> float:
@@ -326,13 +331,14 @@ class Phase:
     name: str
     latency_ms: list[float] = field(default_factory=list)
     wall_s: float = math.nan
-    server_cpu_s: float = math.nan
+    #: CPU seconds of each server over the phase.
+    server_cpu_s: list[float] = field(default_factory=list)
     client_cpu_s: float = math.nan
     load: tuple[float, float] = (math.nan, math.nan)
     #: Receipts timed by polling ``threads/{id}`` (the event stream had ended, or ``--workers`` > 1).
     polled: int = 0
 
-    def stats(self) -> dict[str, float]:
+    def stats(self) -> dict[str, Any]:
         ordered = sorted(self.latency_ms)
         count = len(ordered)
 
@@ -347,7 +353,8 @@ class Phase:
             "mean_ms": statistics.fmean(ordered),
             "max_ms": ordered[-1],
             "per_s": count / self.wall_s,
-            "server_cpu_ms_per_request": 1000.0 * self.server_cpu_s / count,
+            "server_cpu_ms_per_request": 1000.0 * sum(self.server_cpu_s) / count,
+            "server_cpu_ms_per_request_each": [1000.0 * c / count for c in self.server_cpu_s],
             "client_cpu_s": self.client_cpu_s,
             "polled": self.polled,
         }
@@ -380,7 +387,8 @@ def sequential(
         receipts.wait({tid}, 60)
         phase.latency_ms.append((receipts.at[tid] - started) * 1000.0)
     phase.wall_s = time.perf_counter() - began
-    phase.server_cpu_s, phase.client_cpu_s = cpu.seconds() - cpu0, client_cpu_s() - ccpu0
+    phase.server_cpu_s = [b - a for a, b in zip(cpu0, cpu.seconds(), strict=True)]
+    phase.client_cpu_s = client_cpu_s() - ccpu0
     phase.load = (load0, os.getloadavg()[0])
     phase.polled = receipts.polled - polled0
     return phase
@@ -448,7 +456,8 @@ def concurrent(
     receipts.wait(set(started), 300)
     ended = max(receipts.at[t] for t in started)
     phase.wall_s = ended - began
-    phase.server_cpu_s, phase.client_cpu_s = cpu.seconds() - cpu0, client_cpu_s() - ccpu0
+    phase.server_cpu_s = [b - a for a, b in zip(cpu0, cpu.seconds(), strict=True)]
+    phase.client_cpu_s = client_cpu_s() - ccpu0
     phase.load = (load0, os.getloadavg()[0])
     phase.latency_ms = [(receipts.at[t] - s) * 1000.0 for t, s in started.items()]
     phase.polled = receipts.polled - polled0
@@ -528,7 +537,8 @@ def run_layout(layout: str, args: argparse.Namespace) -> LayoutResult:
             s = phase.stats()
             console.print(
                 f"[{layout}] {phase.name}: {s['per_s']:.0f}/s  p50 {s['p50_ms']:.1f}  p95 {s['p95_ms']:.1f}  "
-                f"p99 {s['p99_ms']:.1f} ms"
+                f"p99 {s['p99_ms']:.1f} ms; server CPU ms/request "
+                + " + ".join(f"{c:.2f}" for c in s["server_cpu_ms_per_request_each"])
             )
     shutil.rmtree(workdir, ignore_errors=True)  # kept (with the servers' logs) when the run failed
     return result
@@ -537,6 +547,12 @@ def run_layout(layout: str, args: argparse.Namespace) -> LayoutResult:
 # -- report ---------------------------------------------------------------------------------------
 LAYOUTS = {"one": "one server (shared service + red + blue, one SQLite)",
            "two": "two servers (red + shared service | blue; two SQLite files)"}  # fmt: skip
+
+
+def _cpu(stats: dict[str, Any]) -> str:
+    each = stats["server_cpu_ms_per_request_each"]
+    split = f" ({' + '.join(f'{c:.1f}' for c in each)})" if len(each) > 1 else ""
+    return f"{stats['server_cpu_ms_per_request']:.1f}{split}"
 
 
 def print_results(results: list[LayoutResult], args: argparse.Namespace) -> bool:
@@ -555,7 +571,7 @@ def print_results(results: list[LayoutResult], args: argparse.Namespace) -> bool
             table.add_row(
                 r.layout, phase.name, str(s["n"]), f"{s['per_s']:.0f}", f"{s['p50_ms']:.1f}",
                 f"{s['p95_ms']:.1f}", f"{s['p99_ms']:.1f}", f"{s['max_ms']:.1f}",
-                f"{s['server_cpu_ms_per_request']:.1f}", f"{s['client_cpu_s']:.1f}",
+                _cpu(s), f"{s['client_cpu_s']:.1f}",
                 f"{phase.load[0]:.1f}-{phase.load[1]:.1f}", str(phase.polled),
             )  # fmt: skip
     Console(width=max(130, console.width)).print(table)
@@ -567,7 +583,10 @@ def print_results(results: list[LayoutResult], args: argparse.Namespace) -> bool
     )
     print("  line sustains; its latency is mostly the queue such a burst builds;")
     print("paced: the same requests offered at --rate per second, each timed from when it is due;")
-    print("server CPU: all server processes' CPU time per request; load: 1-minute load average;")
+    print("server CPU: all server processes' CPU time per request (two: red's server + blue's);")
+    print(
+        "load: the 1-minute load average before and after (other work on the machine inflates the figures);"
+    )
     print("polled: receipts timed by polling threads/{id} (the event stream ended, or several workers).")
 
     def verdict(ok: bool) -> str:

@@ -338,6 +338,10 @@ class Burst:
         token = mint_token(self.line.operator_key, sub="red", scopes=["parley.operations"], audience=HOST)
         items = iter(range(self.total))
         take = threading.Lock()
+        # The senders may run a little past each fault point, so that requests are in flight when
+        # the fault strikes, but not to the end of the burst before it (the line is fast).
+        gates = {threshold: threading.Event() for threshold in at}
+        slack = 5 * SENDERS
 
         def sender() -> None:
             with httpx.Client(
@@ -350,6 +354,9 @@ class Burst:
                         i = next(items, None)
                     if i is None:
                         return
+                    for threshold, gate in gates.items():
+                        if i >= threshold + slack:
+                            gate.wait(180)
                     give_up = time.monotonic() + 90
                     while True:
                         try:
@@ -377,6 +384,7 @@ class Burst:
                     reached.wait_for(there, 120)
                 assert len(self.acknowledged) < self.total, "the burst ended before the fault"
                 during()
+                gates[threshold].set()
             for f in futures:
                 f.result()
         assert len(self.acknowledged) == self.total

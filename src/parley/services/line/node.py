@@ -20,6 +20,7 @@ import contextlib
 import logging
 import math
 import os
+import random
 import time
 import uuid
 from collections.abc import Sequence
@@ -56,6 +57,20 @@ BATCH = 100
 WITNESS_INTERVAL_S = 1.0
 #: The answers proper, marked ``late`` when signed after the deadline.
 _ANSWERS = (Kind.ACCEPT, Kind.DECLINE, Kind.COUNTER)
+
+
+#: Tries to append to the node's own chain while other processes of the node append too.
+APPEND_ATTEMPTS = 200
+
+
+async def _back_off(attempt: int) -> None:
+    """A short jittered pause before signing again on a position another process took."""
+    await asyncio.sleep(random.uniform(0.0, 0.001 * min(attempt + 1, 20)))
+
+
+def _back_off_now(attempt: int) -> None:
+    """:func:`_back_off` where the caller cannot await (a few milliseconds at most)."""
+    time.sleep(random.uniform(0.0, 0.001 * min(attempt + 1, 20)))
 
 
 class KeyNotTrusted(LineError, PermissionDenied):
@@ -192,7 +207,7 @@ async def _append_own(
     An answer is marked ``late`` by its own signing time (which never goes back along the chain)."""
     async with node._lock:
         _reload_key_if_rotated(node)
-        for _ in range(10):
+        for attempt in range(APPEND_ATTEMPTS):
             stored = node.repo.head(node.party, node.party)
             if stored is None:
                 raise InvalidInput("the line is not started (no key entry)")
@@ -215,6 +230,7 @@ async def _append_own(
             try:
                 node.repo.append(node.stored(entry), deliver_to=deliver_to, now=node.now())
             except ForkDetected:  # another process of this node took the position: sign again
+                await _back_off(attempt)
                 continue
             break
         else:
@@ -393,7 +409,7 @@ def _append_requests(node: LineNode) -> None:
     queued, node._requests = node._requests, []
     _reload_key_if_rotated(node)
     try:
-        for _ in range(10):
+        for attempt in range(APPEND_ATTEMPTS):
             known = _own_head(node)
             if known is None:
                 raise InvalidInput("the line is not started (no key entry)")
@@ -417,6 +433,7 @@ def _append_requests(node: LineNode) -> None:
                     node.repo.append_all([(node.stored(e), r.to) for r, e in signed], now=node.now())
             except ForkDetected:  # another process of this node took a position: sign again
                 node._head = None
+                _back_off_now(attempt)
                 continue
             node._head = head, floor
             break
@@ -641,7 +658,7 @@ def _store_run(
     (what comes before it is stored)."""
     _reload_key_if_rotated(node)
     cut: Exception | None = None
-    for _ in range(10):
+    for attempt in range(APPEND_ATTEMPTS):
         # The head first (as this process knows it): a receipt another process of this node signs
         # after that takes the position this run's first receipt would take (a fork, then all is
         # read again); what it stored before, the reads below see.
@@ -719,6 +736,7 @@ def _store_run(
             position = (getattr(fork, "author", None), getattr(fork, "seq", None))
             if any((r.party, r.seq) == position for r in signed):
                 node._head = None
+                _back_off_now(attempt)
                 continue  # another process of this node took the position: check and sign again
             forked = next((k for k, e in enumerate(run) if (e.party, e.seq) == position), None)
             if forked is None:

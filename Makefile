@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install serve test check lint typecheck bench-dss bench-tactical bench-strategic bench-party bench-line bench clean system-deps
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock setup.py src/parley/line/_ed25519.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.lock

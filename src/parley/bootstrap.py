@@ -12,12 +12,13 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from parley import __version__
-from parley.api.app import BodyLimit, create_app
+from parley.api.app import ASGIApp, BodyLimit, PrefixDispatch, create_app
 from parley.api.auth import KeySet, TokenVerifier
 from parley.api.line import directory as line_directory_api
 from parley.api.line import node as line_node_api
 from parley.api.party.app import create_party_app, housekeeping
 from parley.clients.dss import DssClient
+from parley.clients.http import AiohttpSession, HttpSession, HttpxSession
 from parley.clients.line import DirectoryClient, LinePeerClient
 from parley.clients.peers import PeerClient
 from parley.clients.tokens import ClientCredentialsTokenSource, SigningKeyTokenSource, TokenSource
@@ -68,7 +69,7 @@ class Server:
     lines: dict[str, line.LineNode] = field(default_factory=dict)
 
 
-def _token_source(settings: Settings, party: PartySettings, http: httpx.AsyncClient) -> TokenSource:
+def _token_source(settings: Settings, party: PartySettings, http: HttpSession) -> TokenSource:
     source = party.token_source
     if source.kind == "dev_key":
         private_path, _ = ensure_dev_keys(settings.dev_key_dir)
@@ -98,7 +99,7 @@ def build_node(
     settings: Settings,
     party: PartySettings,
     store: SqlStore,
-    http: httpx.AsyncClient,
+    http: HttpSession,
     *,
     clock: Clock | None = None,
 ) -> PartyNode:
@@ -128,8 +129,8 @@ def build_server(
     """Wire what ``settings`` asks this process to serve: the DSS at the root (``/dss/v1``,
     ``/aux/v1``) unless ``serve_dss`` is false, and each party node under ``/parties/{id}``.
 
-    ``http`` is the client of the nodes' outbound calls (tests give one whose transport is an
-    app); by default a new one, closed with the app."""
+    ``http`` is the client of the nodes' outbound calls (tests give an httpx client whose
+    transport is an app); by default an aiohttp session, closed with the app."""
     store = SqlStore(settings.effective_database_url)
     line_repo = SqlLineRepository(store)
     if settings.serve_dss:
@@ -147,17 +148,18 @@ def build_server(
         return Server(store=store, app=root)
 
     own_client = http is None
-    if http is None:
-        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
-    client = http
+    client: HttpSession = AiohttpSession() if http is None else HttpxSession(http)
     verifier = TokenVerifier(KeySet.from_settings(settings), settings.audiences)
     nodes = {p.id: build_node(settings, p, store, client, clock=clock) for p in settings.parties}
     lines = {p.id: build_line(settings, p, line_repo, client, clock=clock) for p in settings.parties}
+    party_apps: dict[str, ASGIApp] = {}
     for party_id, node in nodes.items():
         app = create_party_app(node, verifier)
         app.state.line = lines[party_id]
         app.include_router(line_node_api.router)
-        root.mount(f"/parties/{party_id}", app)
+        root.mount(f"/parties/{party_id}", app)  # for the schema and url_for; requests take the fast path
+        party_apps[party_id] = BodyLimit(app)
+    root.add_middleware(PrefixDispatch, prefix="/parties/", apps=party_apps)
 
     @root.get("/parties", include_in_schema=False)
     async def list_parties() -> JSONResponse:
@@ -195,7 +197,7 @@ def build_line(
     settings: Settings,
     party: PartySettings,
     repo: SqlLineRepository,
-    http: httpx.AsyncClient,
+    http: HttpSession,
     *,
     clock: Clock | None = None,
 ) -> line.LineNode:

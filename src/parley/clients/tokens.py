@@ -16,15 +16,18 @@ set of scopes, and caches it until shortly before it expires:
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote, urlencode
 
-import httpx
 import jwt
 
+from parley.clients.http import HttpSession, HttpUnreachable
 from parley.devtokens import algorithm_for_key, mint_token
 
 #: A cached token is renewed when less than this is left of its life, seconds.
@@ -100,11 +103,12 @@ class ClientCredentialsTokenSource:
         *,
         client_id: str,
         client_secret: str,
-        http: httpx.AsyncClient,
+        http: HttpSession,
         timeout_s: float = 10.0,
     ) -> None:
         self._url = token_url
-        self._auth = httpx.BasicAuth(client_id, client_secret)
+        credentials = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}".encode()
+        self._authorization = "Basic " + base64.b64encode(credentials).decode("ascii")
         self._http = http
         self._timeout_s = timeout_s
         self._cache = _Cache()
@@ -125,18 +129,27 @@ class ClientCredentialsTokenSource:
                 "audience": audience,
                 "intended_audience": audience,
             }
+            headers = {
+                "Authorization": self._authorization,
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+            }
             try:
-                response = await self._http.post(
-                    self._url, data=form, auth=self._auth, timeout=self._timeout_s
+                response = await self._http.request(
+                    "POST",
+                    self._url,
+                    content=urlencode(form).encode(),
+                    headers=headers,
+                    timeout_s=self._timeout_s,
                 )
-            except httpx.HTTPError as error:
+            except HttpUnreachable as error:
                 raise TokenError(f"token endpoint {self._url} unreachable: {error}") from error
-            if response.status_code != 200:
+            if response.status != 200:
                 raise TokenError(
-                    f"token endpoint {self._url} answered {response.status_code}: {response.text[:200]}"
+                    f"token endpoint {self._url} answered {response.status}: {response.text[:200]}"
                 )
             try:
-                body = response.json()
+                body = json.loads(response.content)
                 token = str(body["access_token"])
             except (ValueError, KeyError, TypeError) as error:
                 raise TokenError(f"token endpoint {self._url} gave no access_token") from error

@@ -9,8 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
+from parley.clients.http import HttpSession, HttpUnreachable
 from parley.clients.tokens import TokenError, TokenSource
 
 log = logging.getLogger("parley.clients")
@@ -41,7 +40,7 @@ def audience_of(url: str) -> str:
 class UtmHttp:
     """Authenticated JSON calls to DSSs and peer USSs."""
 
-    def __init__(self, http: httpx.AsyncClient, tokens: TokenSource, *, timeout_s: float = 10.0) -> None:
+    def __init__(self, http: HttpSession, tokens: TokenSource, *, timeout_s: float = 10.0) -> None:
         self.http = http
         self.tokens = tokens
         self.timeout_s = timeout_s
@@ -53,32 +52,34 @@ class UtmHttp:
         scopes: Iterable[str],
         *,
         body: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
         ok: Iterable[int] = (200, 201, 204),
     ) -> tuple[int, Any]:
-        """Call ``url``; return ``(status, parsed JSON body or None)`` or raise :class:`CallFailed`."""
+        """Call ``url`` with ``body`` (JSON-encoded here) or ``content`` (JSON bytes already); return
+        ``(status, parsed JSON body or None)`` or raise :class:`CallFailed`."""
         try:
             token = await self.tokens.token(audience_of(url), scopes)
         except (TokenError, ValueError) as error:
             raise CallFailed(method, url, None, f"no access token: {error}") from error
         headers = {"Authorization": f"Bearer {token}"}
-        content = None
         if body is not None:
             content = json.dumps(body, separators=(",", ":")).encode()
+        if content is not None:
             headers["Content-Type"] = "application/json"
         try:
             response = await self.http.request(
-                method, url, content=content, headers=headers, timeout=self.timeout_s
+                method, url, content=content, headers=headers, timeout_s=self.timeout_s
             )
-        except httpx.HTTPError as error:
-            raise CallFailed(method, url, None, f"unreachable: {error!r}") from error
+        except HttpUnreachable as error:
+            raise CallFailed(method, url, None, f"unreachable: {error}") from error
         parsed: Any = None
         if response.content:
             try:
-                parsed = response.json()
+                parsed = json.loads(response.content)
             except ValueError:
                 parsed = None
-        if response.status_code not in set(ok):
+        if response.status not in set(ok):
             message = parsed.get("message") if isinstance(parsed, dict) else None
-            raise CallFailed(method, url, response.status_code, str(message or response.text[:300]), parsed)
-        log.debug("%s %s -> %s", method, url, response.status_code)
-        return response.status_code, parsed
+            raise CallFailed(method, url, response.status, str(message or response.text[:300]), parsed)
+        log.debug("%s %s -> %s", method, url, response.status)
+        return response.status, parsed

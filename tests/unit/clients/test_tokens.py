@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
-import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from parley.clients.http import AiohttpSession
 from parley.clients.tokens import ClientCredentialsTokenSource, SigningKeyTokenSource, TokenError
 from parley.clients.utm import CallFailed, UtmHttp, audience_of
 
@@ -93,9 +93,12 @@ def token_endpoint() -> Iterator[tuple[str, type[_TokenEndpoint]]]:
 
 
 async def _tokens(url: str, calls: list[tuple[str, list[str]]], secret: str = "s3cret") -> list[str]:
-    async with httpx.AsyncClient() as http:
+    http = AiohttpSession()
+    try:
         source = ClientCredentialsTokenSource(url, client_id="blue", client_secret=secret, http=http)
         return [await source.token(aud, scopes) for aud, scopes in calls]
+    finally:
+        await http.aclose()
 
 
 def test_client_credentials_grant_asks_once_per_audience_and_scopes(
@@ -146,11 +149,24 @@ def test_refusals_are_token_errors(
 
 def test_an_unreachable_token_endpoint_fails_the_call_cleanly() -> None:
     async def call() -> None:
-        async with httpx.AsyncClient() as http:
+        http = AiohttpSession()
+        try:
             source = ClientCredentialsTokenSource(
                 "http://127.0.0.1:9/token", client_id="x", client_secret="y", http=http, timeout_s=2
             )
             await UtmHttp(http, source).call("GET", "http://dss.example.org/dss/v1/x", ["s"])
+        finally:
+            await http.aclose()
 
     with pytest.raises(CallFailed, match="no access token"):
         asyncio.run(call())
+
+
+def test_client_credentials_are_form_encoded_in_basic_auth(
+    token_endpoint: tuple[str, type[_TokenEndpoint]],
+) -> None:
+    """RFC 6749 section 2.3.1: the client id and secret are form-encoded before Basic encoding."""
+    url, endpoint = token_endpoint
+    endpoint.answer = (200, {"access_token": "abc", "expires_in": 3600})
+    asyncio.run(_tokens(url, [("a.example", ["s"])], secret="p:ss w%rd"))
+    assert endpoint.requests[0]["client"] == ("blue", "p%3Ass%20w%25rd")

@@ -4,6 +4,7 @@ service's registry and witnessed heads (a different head at a witnessed position
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -31,7 +32,7 @@ def entry(holder: str, author: str, seq: int, *, thread: str | None = None, mark
         kind="request" if thread else "key",
         thread=thread,
         at=T0 + timedelta(seconds=seq),
-        entry={"party": author, "seq": seq, "body": {"text": "é ✓"}},
+        text=json.dumps({"party": author, "seq": seq, "body": {"text": "é ✓"}}, ensure_ascii=False),
         received_at=T0 + timedelta(seconds=seq, milliseconds=5),
     )
 

@@ -133,6 +133,8 @@ class Entry:
     hash: str = field(repr=False)
     #: The canonical bytes the signature covers.
     signed: bytes = field(repr=False)
+    #: The canonical bytes of the whole entry, ``sig`` included (what :attr:`hash` digests).
+    raw: bytes = field(repr=False)
     v: int = VERSION
 
     @classmethod
@@ -341,6 +343,7 @@ def _build(
         sig=sig,
         hash=DIGEST_PREFIX + hashlib.sha256(whole).hexdigest(),
         signed=signed,
+        raw=whole,
     )
 
 

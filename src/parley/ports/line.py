@@ -4,7 +4,8 @@ the witnessed chain heads and the forks found. Every method is one transaction."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -24,7 +25,8 @@ class ForkDetected(_Fork):
 
 @dataclass(frozen=True, slots=True)
 class StoredEntry:
-    """An entry as a node holds it: its canonical JSON and the fields it is looked up by."""
+    """An entry as a node holds it: its JSON text (the canonical form the node signed or checked)
+    and the fields it is looked up by."""
 
     holder: str
     hash: str
@@ -33,10 +35,17 @@ class StoredEntry:
     kind: str
     thread: str | None
     at: datetime
-    entry: Json
+    #: The entry's JSON text, as stored.
+    text: str
     received_at: datetime
     #: A request's deadline (None for other kinds).
     deadline: datetime | None = None
+
+    @property
+    def entry(self) -> Json:
+        """The entry as a JSON object (parsed anew at each access)."""
+        parsed: Json = json.loads(self.text)
+        return parsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +97,15 @@ class LineRepository(Protocol):
         ...
 
     def append_all(
-        self, entries: Sequence[tuple[StoredEntry, Sequence[str]]], *, now: datetime
+        self,
+        entries: Sequence[tuple[StoredEntry, Sequence[str]]],
+        *,
+        now: datetime,
+        delivered: Collection[str] = (),
     ) -> list[bool]:
         """:meth:`append` each ``(entry, deliver_to)`` in order, all in one transaction: whether each
-        was new. On :class:`ForkDetected` nothing is stored."""
+        was new. On :class:`ForkDetected` nothing is stored. The outbox rows of the entries whose
+        hashes are in ``delivered`` are written delivered already (they go back in an HTTP answer)."""
         ...
 
     def get(self, holder: str, entry_hash: str) -> StoredEntry | None: ...
@@ -137,7 +151,16 @@ class LineRepository(Protocol):
         waits out a back-off (each recipient gets the holder's entries in order)."""
         ...
 
+    def due_entries(self, holder: str, now: datetime, *, limit: int = 100) -> list[tuple[OutboxItem, str]]:
+        """:meth:`due`, each delivery with the JSON text of its entry (one read)."""
+        ...
+
     def mark_delivered(self, item: OutboxItem, now: datetime) -> None: ...
+
+    def undeliver(self, holder: str, hashes: Sequence[str], *, now: datetime | None = None) -> None:
+        """Make the holder's deliveries of ``hashes`` due again (at ``now``; at once by default):
+        the answer that was to carry them failed."""
+        ...
 
     def mark_all_delivered(self, items: Sequence[OutboxItem], now: datetime) -> None:
         """:meth:`mark_delivered` for each of ``items``, in one statement."""

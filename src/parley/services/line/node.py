@@ -31,17 +31,18 @@ from typing import Any
 
 from parley.clients.line import DirectoryClient, LinePeerClient
 from parley.clients.utm import CallFailed
-from parley.domain.errors import InvalidInput, NotFound, PermissionDenied
+from parley.domain.errors import InvalidInput, NotFound, ParleyError, PermissionDenied
 from parley.line.chain import ChainHead, genesis, rotate
 from parley.line.chain import append as chain_append
 from parley.line.entry import Entry, Kind, verify_entry
-from parley.line.errors import ForkDetected, LineError, TransitionRefused
+from parley.line.errors import ForkDetected, InvalidEntry, LineError, TransitionRefused
 from parley.line.keys import PartyKey
 from parley.line.lifecycle import Leg, Role, Status, Thread
 from parley.line.times import format_time, parse_time
 from parley.line.witness import Countersignature
 from parley.ports.clock import Clock
-from parley.ports.line import LineRepository, Pin, StoredEntry, WitnessedHead
+from parley.ports.line import LineRepository, OutboxItem, Pin, StoredEntry, WitnessedHead
+from parley.ports.repositories import TransientConflict
 from parley.services.line.directory import head_signing_bytes, key_history
 from parley.services.line.events import EventHub
 
@@ -61,6 +62,8 @@ _ANSWERS = (Kind.ACCEPT, Kind.DECLINE, Kind.COUNTER)
 
 #: Tries to append to the node's own chain while other processes of the node append too.
 APPEND_ATTEMPTS = 200
+#: Entries a node keeps parsed in memory (see :meth:`LineNode.entry`).
+PARSED_CACHE = 20_000
 
 
 async def _back_off(attempt: int) -> None:
@@ -115,6 +118,9 @@ class LineNode:
     _head: tuple[ChainHead, datetime] | None = None
     #: Requests queued for the next transaction of the node's chain (see :func:`send`).
     _requests: list[_Request] = field(default_factory=list)
+    #: Entries this process signed or parsed lately, by hash: what it reads back from its store
+    #: (threads, heads) is not parsed and checked again (a stored row's hash is its text's).
+    _parsed: dict[str, Entry] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -128,7 +134,7 @@ class LineNode:
             kind=entry.kind.value,
             thread=entry.thread,
             at=entry.time,
-            entry=entry.to_json(),
+            text=entry.raw.decode(),
             received_at=received or self.now(),
             deadline=parse_time(entry.body["deadline"], "body.deadline")
             if entry.kind is Kind.REQUEST
@@ -138,12 +144,26 @@ class LineNode:
     def wake_outbox(self) -> None:
         self._wake.set()
 
+    def remember(self, entry: Entry) -> Entry:
+        """Keep ``entry`` among the recently parsed (the oldest forgotten past :data:`PARSED_CACHE`)."""
+        parsed = self._parsed
+        parsed[entry.hash] = entry
+        if len(parsed) > PARSED_CACHE:
+            del parsed[next(iter(parsed))]
+        return entry
+
+    def entry(self, stored: StoredEntry) -> Entry:
+        """The entry a stored row holds (parsed and checked unless seen lately)."""
+        known = self._parsed.get(stored.hash)
+        if known is not None:
+            return known
+        entry = Entry.from_json(stored.entry)
+        if entry.hash != stored.hash:
+            raise InvalidEntry(f"stored entry {stored.author}#{stored.seq}: its text does not match its hash")
+        return self.remember(entry)
+
 
 # -- the node's own chain -----------------------------------------------------------------------------
-
-
-def _entry(stored: StoredEntry) -> Entry:
-    return Entry.from_json(stored.entry)
 
 
 async def start(node: LineNode) -> Entry:
@@ -156,16 +176,18 @@ async def start(node: LineNode) -> Entry:
             try:
                 node.repo.append(node.stored(first), now=node.now())
             except ForkDetected:  # another process of this node made it first
-                first = _entry(node.repo.entries(node.party, author=node.party, limit=1)[0])
+                first = node.entry(node.repo.entries(node.party, author=node.party, limit=1)[0])
         else:
-            first = _entry(node.repo.entries(node.party, author=node.party, limit=1)[0])
+            first = node.entry(node.repo.entries(node.party, author=node.party, limit=1)[0])
     if await ensure_registered(node):
         await submit_head(node)
     return first
 
 
 def own_keys(node: LineNode) -> list[Entry]:
-    return [_entry(e) for e in node.repo.entries(node.party, author=node.party) if e.kind == Kind.KEY.value]
+    return [
+        node.entry(e) for e in node.repo.entries(node.party, author=node.party) if e.kind == Kind.KEY.value
+    ]
 
 
 async def ensure_registered(node: LineNode) -> bool:
@@ -236,6 +258,7 @@ async def _append_own(
         else:
             raise ForkDetected(f"{node.party}: could not append to its own chain (contention)")
         node._head = None  # moved here: read again by the next that needs it
+    node.remember(entry)
     node.events.publish(_event("entry", entry, node.party))
     node.wake_outbox()  # the outbox loop delivers it, and submits the new head to the witness
     return entry
@@ -351,12 +374,12 @@ async def submit_head(node: LineNode) -> Json | None:
 
 def thread_of(node: LineNode, thread_id: str) -> Thread:
     """The thread as the entries the node holds make it."""
-    return _thread_from(thread_id, node.repo.thread(node.party, thread_id))
+    return _thread_from(node, thread_id, node.repo.thread(node.party, thread_id))
 
 
-def _thread_from(thread_id: str, stored: Sequence[StoredEntry]) -> Thread:
+def _thread_from(node: LineNode, thread_id: str, stored: Sequence[StoredEntry]) -> Thread:
     """The thread ``thread_id`` made of the entries of it held (:class:`NotFound` without its request)."""
-    entries = [_entry(e) for e in stored]
+    entries = [node.entry(e) for e in stored]
     requests = [e for e in entries if e.kind is Kind.REQUEST]
     if not requests:
         raise NotFound(f"no request {thread_id}")
@@ -446,6 +469,7 @@ def _append_requests(node: LineNode) -> None:
     for request, problem in refused:
         request.done.set_exception(problem)
     for request, entry in signed:
+        node.remember(entry)
         request.done.set_result(entry)
         node.events.publish(_event("entry", entry, node.party))
     if signed:
@@ -586,12 +610,14 @@ async def trusted_key(node: LineNode, party: str, key_id: str, seq: int) -> None
 
 async def receive(node: LineNode, sender: str, entries: list[Any]) -> list[Entry]:
     """Entries from ``sender`` (their author): verify, check they concern this party and fit their
-    thread, store; answer each request with a signed receipt, unless one is signed already (a request
-    delivered again after a crash gets its receipt then). Returns the receipts signed here.
+    thread, store; answer each request with a signed receipt, or the receipt signed already (a
+    request delivered again: the answer to its first delivery may have been lost). Returns the
+    receipts, which go back in the answer to the delivery: their outbox rows are written delivered.
 
     The entries are checked in order; a run of entries of distinct threads is stored with its
     receipts in one transaction. At the first defect, the entries before it are stored (with their
-    receipts) and the defect is raised."""
+    receipts, whose outbox rows are then made due: the answer is an error, not the receipts) and the
+    defect is raised."""
     if not isinstance(entries, list) or not entries or len(entries) > BATCH:
         raise InvalidInput(f"entries: a list of 1 to {BATCH} entries is expected")
     parsed: list[Entry] = []
@@ -617,18 +643,22 @@ async def receive(node: LineNode, sender: str, entries: list[Any]) -> list[Entry
             break
         checked.append(entry)
     receipts: list[Entry] = []
-    for start, end in _runs(checked):
-        async with node._lock:
-            stored, signed, failure = _store_run(node, checked[start:end], offset=start, held=held)
-        for entry in stored:
-            node.events.publish(_event("entry", entry, node.party))
-        if signed:
-            receipts += signed
+    try:
+        for start, end in _runs(checked):
+            async with node._lock:
+                stored, answered, failure = _store_run(node, checked[start:end], offset=start, held=held)
+            for entry in stored:
+                node.events.publish(_event("entry", entry, node.party))
+            receipts += answered
+            if failure is not None:
+                raise failure
+        if defect is not None:
+            raise defect
+    except BaseException:
+        if receipts:  # the answer is an error: the outbox delivers the receipts instead
+            node.repo.undeliver(node.party, [r.hash for r in receipts])
             node.wake_outbox()
-        if failure is not None:
-            raise failure
-    if defect is not None:
-        raise defect
+        raise
     return receipts
 
 
@@ -674,6 +704,7 @@ def _store_run(
         items: list[tuple[StoredEntry, Sequence[str]]] = []
         order: list[Entry] = []
         signed: list[Entry] = []
+        answered: list[Entry] = []  # the receipts to answer with: signed now, or already
         error: Exception | None = cut
         last = floor - timedelta(microseconds=1)
 
@@ -689,7 +720,15 @@ def _store_run(
                 if entry.hash in held:  # delivered again: already stored
                     if entry.kind is not Kind.REQUEST:
                         continue
-                    answer_to = _thread_from(str(entry.thread), threads.get(str(entry.thread), []))
+                    thread_held = threads.get(str(entry.thread), [])
+                    receipt_held = next(
+                        (s for s in thread_held if s.author == node.party and s.kind == Kind.DELIVERED.value),
+                        None,
+                    )
+                    if receipt_held is not None:
+                        answered.append(node.entry(receipt_held))
+                        continue
+                    answer_to = _thread_from(node, str(entry.thread), thread_held)
                 elif entry.kind is Kind.REQUEST:
                     if node.party not in entry.to:
                         raise PermissionDenied(f"entries[{i}]: a request not addressed to {node.party!r}")
@@ -699,7 +738,7 @@ def _store_run(
                 else:
                     if entry.thread is None:
                         raise InvalidInput(f"entries[{i}]: thread: missing")
-                    _thread_from(entry.thread, threads.get(entry.thread, [])).apply(entry)
+                    _thread_from(node, entry.thread, threads.get(entry.thread, [])).apply(entry)
                 if entry.hash not in held:
                     items.append((node.stored(entry, received=received()), ()))
                     order.append(entry)
@@ -725,13 +764,15 @@ def _store_run(
                 items.append((node.stored(receipt, received=received()), [entry.party]))
                 order.append(receipt)
                 signed.append(receipt)
+                answered.append(receipt)
             except Exception as failure:
                 error = failure
                 break
         if not items:
-            return [], [], error
+            return [], answered, error
         try:
-            fresh = node.repo.append_all(items, now=node.now())
+            # The receipts go back in the answer to this delivery: their outbox rows are delivered.
+            fresh = node.repo.append_all(items, now=node.now(), delivered={r.hash for r in signed})
         except ForkDetected as fork:
             position = (getattr(fork, "author", None), getattr(fork, "seq", None))
             if any((r.party, r.seq) == position for r in signed):
@@ -745,7 +786,8 @@ def _store_run(
             continue
         if signed and head is not None:
             node._head = head, floor
-        return [e for e, new in zip(order, fresh, strict=True) if new], signed, error
+        stored = [node.remember(e) for e, new in zip(order, fresh, strict=True) if new]
+        return stored, answered, error
     raise ForkDetected(f"{node.party}: could not append to its own chain (contention)")
 
 
@@ -765,34 +807,40 @@ async def address_of(node: LineNode, party: str) -> str:
 
 
 async def flush(node: LineNode) -> int:
-    """Deliver what is due; returns how many entries were delivered."""
+    """Deliver what is due; returns how many entries were delivered.
+
+    A delivery's answer carries the recipient's receipts for the requests in it: they are stored
+    before the delivery is marked done (a crash in between delivers it again, and the recipient
+    answers with the same receipts). Receipts refused for a reason that may pass (a key the
+    registry could not confirm, a busy store) leave the delivery to be tried again; refused for good
+    (they do not fit what this node holds), they are reported and the delivery is done."""
     delivered = 0
-    now = node.now()
-    due = node.repo.due(node.party, now, limit=500)
-    by_recipient: dict[str, list[Any]] = {}
-    for item in due:
-        by_recipient.setdefault(item.recipient, []).append(item)
-    for recipient, items in by_recipient.items():
-        for start in range(0, len(items), BATCH):
-            batch = items[start : start + BATCH]
-            held = node.repo.get_all(node.party, [item.hash for item in batch])
-            payload = [held[item.hash].entry for item in batch if item.hash in held]
+    due = node.repo.due_entries(node.party, node.now(), limit=500)
+    by_recipient: dict[str, list[tuple[OutboxItem, str]]] = {}
+    for item, text in due:
+        by_recipient.setdefault(item.recipient, []).append((item, text))
+    for recipient, pairs in by_recipient.items():
+        for start in range(0, len(pairs), BATCH):
+            chunk = pairs[start : start + BATCH]
+            batch = [item for item, _ in chunk]
             try:
                 url = await address_of(node, recipient)
-                answer_ = await node.peers.deliver(url, payload)
-            except (CallFailed, NotFound) as error:
+                answer_ = await node.peers.deliver_texts(url, [text for _, text in chunk])
+                returned = answer_.get("receipts", []) if isinstance(answer_, dict) else []
+                if returned:
+                    try:
+                        await receive(node, recipient, returned)
+                    except (KeyNotTrusted, TransientConflict):
+                        raise
+                    except ParleyError as refused:
+                        log.warning("receipts from %s refused: %s", recipient, refused)
+            except (CallFailed, NotFound, KeyNotTrusted, TransientConflict) as error:
                 wait = min(node.max_backoff_s, 0.5 * 2 ** min(batch[0].attempts, 10))
                 node.repo.mark_all_failed(batch, node.now() + timedelta(seconds=wait), str(error))
                 log.info("delivery to %s deferred %.1f s: %s", recipient, wait, error)
                 break
             node.repo.mark_all_delivered(batch, node.now())
             delivered += len(batch)
-            returned = answer_.get("receipts", []) if isinstance(answer_, dict) else []
-            if returned:
-                try:
-                    await receive(node, recipient, returned)
-                except LineError as error:
-                    log.warning("receipts from %s refused: %s", recipient, error)
     return delivered
 
 
@@ -858,7 +906,7 @@ def export(node: LineNode) -> Json:
     """Every entry the node holds, the key histories, and its witnessed heads (a transcript)."""
     from parley.line.transcript import export as make_transcript
 
-    entries = [_entry(e) for e in node.repo.entries(node.party)]
+    entries = [node.entry(e) for e in node.repo.entries(node.party)]
     marks = [Countersignature.from_json(w.countersignature) for w in node.repo.witnessed(node.party)]
     return make_transcript(node.party, node.now(), entries, marks)
 

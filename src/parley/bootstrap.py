@@ -12,8 +12,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from parley import __version__
-from parley.api.app import ASGIApp, BodyLimit, PrefixDispatch, create_app
+from parley.api.app import MAX_BODY_BYTES, ASGIApp, BodyLimit, PrefixDispatch, create_app
 from parley.api.auth import KeySet, TokenVerifier
+from parley.api.fast import FastRoutes
 from parley.api.line import directory as line_directory_api
 from parley.api.line import node as line_node_api
 from parley.api.party.app import create_party_app, housekeeping
@@ -153,13 +154,17 @@ def build_server(
     nodes = {p.id: build_node(settings, p, store, client, clock=clock) for p in settings.parties}
     lines = {p.id: build_line(settings, p, line_repo, client, clock=clock) for p in settings.parties}
     party_apps: dict[str, ASGIApp] = {}
+    fast: dict[str, FastRoutes] = {}
     for party_id, node in nodes.items():
         app = create_party_app(node, verifier)
         app.state.line = lines[party_id]
         app.include_router(line_node_api.router)
         root.mount(f"/parties/{party_id}", app)  # for the schema and url_for; requests take the fast path
         party_apps[party_id] = BodyLimit(app)
-    root.add_middleware(PrefixDispatch, prefix="/parties/", apps=party_apps)
+        fast[party_id] = FastRoutes(
+            line_node_api.fast_routes(lines[party_id], node), verifier, body_limit=MAX_BODY_BYTES
+        )
+    root.add_middleware(PrefixDispatch, prefix="/parties/", apps=party_apps, fast=fast)
 
     @root.get("/parties", include_in_schema=False)
     async def list_parties() -> JSONResponse:

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from parley import __version__
 from parley.api.auth import TokenVerifier
 from parley.api.errors import install_error_handlers
+from parley.api.fast import FastRoutes
 from parley.api.routes import (
     aux,
     dss_availability,
@@ -74,13 +75,21 @@ class PrefixDispatch:
     """Send requests under ``{prefix}{name}/`` straight to the app mounted under that name, as
     Starlette's ``Mount`` would (``root_path`` extended, the path kept), before the wrapped app's
     router tries its routes one by one: a server with the DSS and several party nodes has some
-    hundred routes, and matching them cost more CPU than a line request's own work. Anything else
-    goes to the wrapped app."""
+    hundred routes, and matching them cost more CPU than a line request's own work. The name's
+    :class:`~parley.api.fast.FastRoutes`, if any, take their exact paths first. Anything else goes
+    to the wrapped app."""
 
-    def __init__(self, app: ASGIApp, prefix: str, apps: Mapping[str, ASGIApp]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        prefix: str,
+        apps: Mapping[str, ASGIApp],
+        fast: Mapping[str, FastRoutes] | None = None,
+    ) -> None:
         self.app = app
         self.prefix = prefix
         self.apps = dict(apps)
+        self.fast = dict(fast or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -88,9 +97,14 @@ class PrefixDispatch:
             path: str = scope["path"]
             route_path = path[len(root_path) :] if root_path and path.startswith(root_path) else path
             if route_path.startswith(self.prefix):
-                name, slash, _ = route_path[len(self.prefix) :].partition("/")
+                name, slash, rest = route_path[len(self.prefix) :].partition("/")
                 target = self.apps.get(name)
                 if target is not None and slash:
+                    routes = self.fast.get(name)
+                    fast = routes.match(scope.get("method", ""), slash + rest) if routes is not None else None
+                    if fast is not None and routes is not None:
+                        await routes.serve(fast, scope, receive, send)
+                        return
                     child = dict(scope)
                     child["app_root_path"] = scope.get("app_root_path", root_path)
                     child["root_path"] = root_path + self.prefix + name

@@ -12,11 +12,14 @@ an ``AirspaceConflictResponse``. Unexpected errors are logged and answered 500 w
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parley.api.auth import AuthenticationError, AuthorizationError
@@ -106,13 +109,28 @@ _AIRSPACE_CONFLICT_OPERATIONS = frozenset(
 )
 
 
-def _validation_message(exc: RequestValidationError) -> str:
+def validation_message(errors: Sequence[Any]) -> str:
+    """The 400 message for a request that fails validation (pydantic's errors, FastAPI's or ours)."""
     parts = []
-    for err in exc.errors()[:5]:
+    for err in errors[:5]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
         parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
-    more = len(exc.errors()) - 5
+    more = len(errors) - 5
     return "Invalid request: " + "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def plain_error(exc: Exception) -> tuple[int, str, dict[str, str] | None] | None:
+    """Status, message and headers for an error of a route that declares no particular responses
+    (Parley's own APIs): what the handlers below answer there; None for an unexpected error (500)."""
+    if isinstance(exc, ParleyError):
+        return _status_for(exc), exc.message, None
+    if isinstance(exc, AuthenticationError):
+        return 401, exc.message, {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, AuthorizationError):
+        return 403, exc.message, None
+    if isinstance(exc, ValidationError):
+        return 400, validation_message(exc.errors()), None
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -140,7 +158,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(400, _validation_message(exc))
+        return _error(400, validation_message(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

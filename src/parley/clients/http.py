@@ -72,7 +72,7 @@ class HttpxSession:
             response = await self.client.request(
                 method, url, content=content, headers=dict(headers or {}), timeout=timeout_s
             )
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
             raise HttpUnreachable(repr(error)) from error
         return HttpAnswer(response.status_code, response.content)
 

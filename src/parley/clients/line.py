@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from parley.clients.utm import Json, UtmHttp
 
@@ -25,12 +26,18 @@ class DirectoryClient:
 
     async def register(self, body: Json) -> Json:
         _, answer = await self.utm.call(
-            "PUT", self._url(f"registry/{body['party']}"), [LINE_SCOPE], body=body, ok=(200, 201)
+            "PUT",
+            self._url(f"registry/{quote(str(body['party']), safe='')}"),
+            [LINE_SCOPE],
+            body=body,
+            ok=(200, 201),
         )
         return dict(answer)
 
     async def lookup(self, party: str) -> Json:
-        _, answer = await self.utm.call("GET", self._url(f"registry/{party}"), [LINE_SCOPE], ok=(200,))
+        _, answer = await self.utm.call(
+            "GET", self._url(f"registry/{quote(party, safe='')}"), [LINE_SCOPE], ok=(200,)
+        )
         return dict(answer)
 
     async def witness(self, body: Json) -> Json:

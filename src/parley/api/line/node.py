@@ -14,16 +14,19 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from parley.api.auth import Principal
 from parley.api.deps import authorize
-from parley.api.party.deps import Operator
+from parley.api.fast import Answer, FastRequest, FastRoute
+from parley.api.party.deps import OPERATE, Operator
 from parley.clients.line import LINE_SCOPE
 from parley.domain.entities import parse_entity_id
 from parley.line.entry import Kind
 from parley.services.line import node as svc
+from parley.services.party.node import PartyNode
+from parley.services.party.planning import ensure_operator
 
 router = APIRouter(prefix="/line/v1", tags=["Line"])
 
@@ -58,11 +61,15 @@ class RequestIn(BaseModel):
         return self.model_dump(exclude={"to"}, exclude_none=True)
 
 
-@router.post("/entries")
-async def deliver(line: LineDep, peer: Peer, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
-    """Entries written by the caller; stored once each; answered with the receipts signed here."""
+async def _deliver(line: svc.LineNode, peer: Principal, body: dict[str, Any]) -> bytes:
     receipts = await svc.receive(line, peer.sub, body.get("entries"))  # type: ignore[arg-type]
-    return JSONResponse({"receipts": [r.to_json() for r in receipts]})
+    return b'{"receipts":[' + b",".join(r.raw for r in receipts) + b"]}"
+
+
+@router.post("/entries")
+async def deliver(line: LineDep, peer: Peer, body: Annotated[dict[str, Any], Body()]) -> Response:
+    """Entries written by the caller; stored once each; answered with the receipts signed here."""
+    return Response(await _deliver(line, peer, body), media_type="application/json")
 
 
 @router.get("/status")
@@ -86,10 +93,36 @@ async def rotate_key(line: LineDep, _op: Operator) -> JSONResponse:
     return JSONResponse({"key": line.key.key_id, "entry": entry.to_json()})
 
 
+async def _send(line: svc.LineNode, body: RequestIn) -> dict[str, Any]:
+    entry = await svc.send(line, to=body.to, body=body.body())
+    return svc.sent_json(line, entry)
+
+
 @router.post("/requests", status_code=201)
 async def send(line: LineDep, _op: Operator, body: RequestIn) -> JSONResponse:
-    entry = await svc.send(line, to=body.to, body=body.body())
-    return JSONResponse(svc.sent_json(line, entry), status_code=201)
+    return JSONResponse(await _send(line, body), status_code=201)
+
+
+_OBJECT: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+
+
+def fast_routes(line: svc.LineNode, node: PartyNode) -> list[FastRoute]:
+    """The line's hot endpoints for :class:`~parley.api.fast.FastRoutes`: sending a request, and a
+    peer's delivery. They answer exactly as the routes above."""
+
+    async def send_request(request: FastRequest) -> Answer:
+        principal = request.authorize([OPERATE])
+        ensure_operator(node, principal.sub)
+        return 201, await _send(line, RequestIn.model_validate_json(request.body))
+
+    async def deliver_entries(request: FastRequest) -> Answer:
+        peer = request.authorize([LINE_SCOPE])
+        return 200, await _deliver(line, peer, _OBJECT.validate_json(request.body))
+
+    return [
+        FastRoute("POST", f"{router.prefix}/requests", send_request),
+        FastRoute("POST", f"{router.prefix}/entries", deliver_entries),
+    ]
 
 
 @router.get("/threads")

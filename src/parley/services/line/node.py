@@ -32,6 +32,7 @@ from typing import Any
 from parley.clients.line import DirectoryClient, LinePeerClient
 from parley.clients.utm import CallFailed
 from parley.domain.errors import InvalidInput, NotFound, ParleyError, PermissionDenied
+from parley.line.bodies import party_id
 from parley.line.chain import ChainHead, genesis, rotate
 from parley.line.chain import append as chain_append
 from parley.line.entry import Entry, Kind, verify_entry
@@ -399,6 +400,8 @@ async def send(node: LineNode, *, to: Sequence[str], body: Json) -> Entry:
     recipients = sorted(set(to))
     if not recipients or node.party in recipients:
         raise InvalidInput("to: one or more other parties are expected")
+    for i, party in enumerate(to):
+        party_id(party, f"to[{i}]")
     for party in recipients:
         await address_of(node, party)
     pending = _Request(body, str(uuid.uuid4()), recipients, asyncio.get_running_loop().create_future())

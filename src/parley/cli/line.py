@@ -46,7 +46,8 @@ from parley.cli.ops_client import REFUSED, Failure, Json
 from parley.cli.ops_input import parse_duration
 from parley.cli.ops_render import say
 from parley.line.bodies import RequestType
-from parley.line.transcript import verify_transcript
+from parley.line.errors import InvalidEntry
+from parley.line.transcript import load_transcript, verify_transcript
 
 app = typer.Typer(
     help="The line: signed, acknowledged requests between parties (vacate, hold_clear, passage, notice, "
@@ -489,13 +490,13 @@ def verify(
     Every signature, chain link, cross-reference, deadline and witness countersignature is checked
     with nothing but the file; the readable timeline is printed."""
     try:
-        doc = json.loads(transcript.read_bytes())
+        doc = load_transcript(transcript)
     except FileNotFoundError:
         raise Failure(f"{transcript} does not exist") from None
     except OSError as error:
         raise Failure(f"cannot read {transcript}: {error.strerror or error}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise Failure(f"{transcript} is not a JSON transcript: {error}") from None
+    except InvalidEntry as error:
+        raise Failure(f"{transcript} is not a JSON transcript: {error.message}") from None
     report = verify_transcript(doc, trusted_witness_keys=witness_keys or None)
     if as_json:
         _print_json(

@@ -96,25 +96,28 @@ def _key(body: dict[str, Any]) -> int:
     return 0
 
 
+_REQUEST_TYPES = {t.value: t for t in RequestType}
+_COMMON = frozenset({"type", "subject", "reason", "deadline"})
+#: Per request type: the members required, and those allowed besides.
+_REQUEST_MEMBERS: dict[RequestType, tuple[frozenset[str], frozenset[str]]] = {
+    RequestType.VACATE: (_COMMON | {"volume"}, frozenset({"ref"})),
+    RequestType.HOLD_CLEAR: (_COMMON | {"volume"}, frozenset({"ref"})),
+    RequestType.PASSAGE: (_COMMON | {"route"}, frozenset({"ref"})),
+    RequestType.NOTICE: (_COMMON | {"what"}, frozenset({"volume", "route", "ref"})),
+    RequestType.FREE_TEXT: (_COMMON | {"text"}, frozenset({"ref"})),
+}
+
+
 def _request(body: dict[str, Any]) -> int:
     if not isinstance(body, dict) or "type" not in body:
         raise InvalidEntry("body: missing type")
-    try:
-        kind = RequestType(body["type"])
-    except ValueError:
+    kind = _REQUEST_TYPES.get(body["type"]) if type(body["type"]) is str else None
+    if kind is None:
         raise InvalidEntry(
             f"body.type: expected one of {', '.join(t.value for t in RequestType)}, not {body['type']!r}"
-        ) from None
-    common = {"type", "subject", "reason", "deadline"}
-    extra: dict[RequestType, tuple[set[str], set[str]]] = {
-        RequestType.VACATE: ({"volume"}, set()),
-        RequestType.HOLD_CLEAR: ({"volume"}, set()),
-        RequestType.PASSAGE: ({"route"}, set()),
-        RequestType.NOTICE: ({"what"}, {"volume", "route"}),
-        RequestType.FREE_TEXT: ({"text"}, set()),
-    }
-    required, optional = extra[kind]
-    members(body, "body", common | required, optional | {"ref"})
+        )
+    required, optional = _REQUEST_MEMBERS[kind]
+    members(body, "body", required, optional)
     text(body["subject"], "body.subject", MAX_SUBJECT)
     text(body["reason"], "body.reason", MAX_REASON)
     parse_time(body["deadline"], "body.deadline")

@@ -37,25 +37,27 @@ parley.line.errors.InvalidEntry: prev: null only at seq 1
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import json
 import re
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+import msgspec
 
-from parley.line.bodies import check_body, key_id, party_id
+from parley.domain.errors import InvalidInput
+from parley.line import ed25519
+from parley.line.bodies import KEY_ID, PARTY_ID, check_body, key_id, party_id
 from parley.line.canonical import DIGEST_PREFIX, canonical
 from parley.line.errors import BadSignature, InvalidEntry
-from parley.line.keys import PartyKey, from_b64url, public_key_of
+from parley.line.keys import KEY_ID_PREFIX, PartyKey, from_b64url
 from parley.line.times import parse_time
+from parley.line.values import hot_value
 
 #: Format version written in ``v``.
 VERSION = 1
@@ -67,8 +69,10 @@ MAX_VERTICES = 10_000
 MAX_RECIPIENTS = 32
 
 FIELDS = ("answers", "at", "body", "key", "kind", "party", "prev", "seq", "sig", "thread", "to", "v")
+_FIELD_SET = frozenset(FIELDS)
 DIGEST = re.compile(re.escape(DIGEST_PREFIX) + r"[0-9a-f]{64}")
 SIGNATURE = re.compile(r"[A-Za-z0-9_-]{86}")
+_SIGNATURE = SIGNATURE.fullmatch
 
 
 class Kind(StrEnum):
@@ -96,22 +100,19 @@ def _digest(value: object, name: str, *, nullable: bool) -> str | None:
     return value
 
 
-def _thread(value: object) -> str:
-    if isinstance(value, str):
-        try:
-            if str(uuid.UUID(value)) == value:
-                return value
-        except ValueError:
-            pass
-    raise InvalidEntry("thread: expected a lowercase UUID")
-
-
 @lru_cache(maxsize=4096)
-def _public(key: str) -> Ed25519PublicKey:
-    return public_key_of(key)
+def public_raw(key: str) -> bytes:
+    """The 32 bytes of the public key a key id names; :class:`InvalidEntry` when it names none."""
+    try:
+        raw = from_b64url(key.removeprefix(KEY_ID_PREFIX), what="key")
+    except InvalidInput as error:
+        raise InvalidEntry(f"key: {error.message}") from None
+    if len(raw) != 32:
+        raise InvalidEntry("key: an Ed25519 public key is 32 bytes")
+    return raw
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@hot_value(eq=False)
 class Entry:
     """A checked entry. Build with :meth:`from_json` or :func:`sign`, never field by field.
 
@@ -135,6 +136,8 @@ class Entry:
     signed: bytes = field(repr=False)
     #: The canonical bytes of the whole entry, ``sig`` included (what :attr:`hash` digests).
     raw: bytes = field(repr=False)
+    #: :attr:`at` as an aware UTC datetime.
+    time: datetime = field(repr=False)
     v: int = VERSION
 
     @classmethod
@@ -144,17 +147,16 @@ class Entry:
         Signatures are not checked here (see :func:`verify_entry`): the key valid for an entry
         depends on its author's chain.
         """
-        if not isinstance(obj, dict):
+        if type(obj) is not dict:
             raise InvalidEntry("entry: expected an object")
-        if unknown := sorted(set(obj) - set(FIELDS)):
-            raise InvalidEntry(f"entry: unknown member {', '.join(map(str, unknown))}")
-        if missing := [f for f in FIELDS if f not in obj]:
-            raise InvalidEntry(f"entry: missing {', '.join(missing)}")
+        if obj.keys() != _FIELD_SET:
+            if unknown := sorted(set(obj) - _FIELD_SET):
+                raise InvalidEntry(f"entry: unknown member {', '.join(map(str, unknown))}")
+            raise InvalidEntry(f"entry: missing {', '.join(f for f in FIELDS if f not in obj)}")
         sig = obj["sig"]
-        if not isinstance(sig, str) or not SIGNATURE.fullmatch(sig):
+        if type(sig) is not str or not _SIGNATURE(sig):
             raise InvalidEntry("sig: expected 86 base64url characters (a 64-byte Ed25519 signature)")
-        unsigned = _check_unsigned(obj)
-        return _build(unsigned, sig)
+        return _build(_check_unsigned(obj), sig)
 
     def to_json(self) -> dict[str, Any]:
         """The entry as a JSON object (a fresh dict; the body is shared, do not mutate it)."""
@@ -180,10 +182,6 @@ class Entry:
         return self.signed
 
     @property
-    def time(self) -> datetime:
-        return parse_time(self.at, "at")
-
-    @property
     def late(self) -> bool:
         return self.body.get("late") is True
 
@@ -193,12 +191,17 @@ class Entry:
         return f"{self.party}#{self.seq} ({self.hash[:15]})"
 
     def signature_ok(self) -> bool:
-        """Whether :attr:`sig` is the signature of the key the entry names over its signing bytes."""
+        """Whether :attr:`sig` is the signature of the key the entry names over its signing bytes
+        (RFC 8032, see :mod:`parley.line.ed25519`)."""
         try:
-            _public(self.key).verify(from_b64url(self.sig, what="sig"), self.signed)
-        except (InvalidSignature, InvalidEntry, ValueError):
+            return ed25519.verify(public_raw(self.key), self.signature, self.signed)
+        except (InvalidEntry, InvalidInput):
             return False
-        return True
+
+    @property
+    def signature(self) -> bytes:
+        """The 64 bytes of :attr:`sig` (86 base64url characters, checked when built)."""
+        return binascii.a2b_base64(self.sig.translate(_FROM_URLSAFE) + "==")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Entry) and other.hash == self.hash
@@ -207,34 +210,83 @@ class Entry:
         return hash(self.hash)
 
 
-def _check_unsigned(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """Check every member but ``sig``; returns them as a dict in canonical key order."""
-    if obj["v"] != VERSION or isinstance(obj["v"], bool):
+class _Checked:
+    """The members of an entry but ``sig``, checked (see :func:`_check_unsigned`)."""
+
+    __slots__ = ("answers", "at", "body", "key", "kind", "party", "prev", "seq", "thread", "time", "to")
+
+    def __init__(
+        self,
+        party: str,
+        seq: int,
+        prev: str | None,
+        at: str,
+        time: datetime,
+        kind: Kind,
+        thread: str | None,
+        answers: str | None,
+        to: list[str],
+        body: dict[str, Any],
+        key: str,
+    ) -> None:
+        self.party, self.seq, self.prev, self.at, self.time = party, seq, prev, at, time
+        self.kind, self.thread, self.answers, self.to, self.body, self.key = (
+            kind,
+            thread,
+            answers,
+            to,
+            body,
+            key,
+        )
+
+
+_KINDS = {k.value: k for k in Kind}
+_FROM_URLSAFE = str.maketrans("-_", "+/")
+_KIND_BYTES = {k: k.value.encode() for k in Kind}
+_PARTY = PARTY_ID.fullmatch
+_KEY = KEY_ID.fullmatch
+_DIGEST = DIGEST.fullmatch
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
+_MAX_SEQ = 2**53 - 1
+
+
+def _check_unsigned(obj: Mapping[str, Any]) -> _Checked:
+    """Check every member but ``sig`` (the first defect raised, naming the member)."""
+    v = obj["v"]
+    if v != VERSION or type(v) is not int:
         raise InvalidEntry(f"v: expected {VERSION}")
-    party = party_id(obj["party"], "party")
+    party = obj["party"]
+    if type(party) is not str or not _PARTY(party):
+        party_id(party, "party")
     seq = obj["seq"]
-    if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= 2**53 - 1:
+    if type(seq) is not int or not 1 <= seq <= _MAX_SEQ:
         raise InvalidEntry("seq: expected an integer from 1")
     prev = obj["prev"]
-    if seq == 1 and prev is not None:
-        raise InvalidEntry("prev: must be null at seq 1")
-    if seq > 1 and prev is None:
+    if seq == 1:
+        if prev is not None:
+            raise InvalidEntry("prev: must be null at seq 1")
+    elif prev is None:
         raise InvalidEntry("prev: null only at seq 1")
-    _digest(prev, "prev", nullable=True)
-    at = parse_time(obj["at"], "at")
-    try:
-        kind = Kind(obj["kind"])
-    except (ValueError, TypeError):
-        raise InvalidEntry(f"kind: expected one of {', '.join(k.value for k in Kind)}") from None
-    signer = key_id(obj["key"], "key")
+    elif type(prev) is not str or not _DIGEST(prev):
+        _digest(prev, "prev", nullable=False)
+    at = obj["at"]
+    time = parse_time(at, "at")
+    kind_name = obj["kind"]
+    kind = _KINDS.get(kind_name) if type(kind_name) is str else None
+    if kind is None:
+        raise InvalidEntry(f"kind: expected one of {', '.join(k.value for k in Kind)}")
+    signer = obj["key"]
+    if type(signer) is not str or not _KEY(signer):
+        key_id(signer, "key")
     thread, answers, to, body = obj["thread"], obj["answers"], obj["to"], obj["body"]
-    if not isinstance(to, list):
+    if type(to) is not list:
         raise InvalidEntry("to: expected a list of party ids")
     if kind is Kind.KEY:
         if thread is not None or answers is not None or to:
             raise InvalidEntry("key entries have thread null, answers null and to []")
     else:
-        _thread(thread)
+        if type(thread) is not str or not _UUID(thread):
+            raise InvalidEntry("thread: expected a lowercase UUID")
         if seq == 1:
             raise InvalidEntry("seq: a chain starts with a key entry")
     if kind is Kind.REQUEST:
@@ -245,106 +297,128 @@ def _check_unsigned(obj: Mapping[str, Any]) -> dict[str, Any]:
         if len(to) > MAX_RECIPIENTS:
             raise InvalidEntry(f"to: at most {MAX_RECIPIENTS} recipients")
         for i, recipient in enumerate(to):
-            party_id(recipient, f"to[{i}]")
+            if type(recipient) is not str or not _PARTY(recipient):
+                party_id(recipient, f"to[{i}]")
         if len(set(to)) != len(to) or party in to:
             raise InvalidEntry("to: recipients must be distinct and other than the author")
     elif kind is not Kind.KEY:
-        _digest(answers, "answers", nullable=False)
+        if type(answers) is not str or not _DIGEST(answers):
+            _digest(answers, "answers", nullable=False)
         if to:
             raise InvalidEntry("to: [] except for requests")
-    vertices = check_body(kind.value, body)
+    vertices = check_body(kind_name, body)
     if vertices > MAX_VERTICES:
         raise InvalidEntry(f"body: {vertices} positions, more than the limit of {MAX_VERTICES}")
-    if kind is Kind.REQUEST and not parse_time(body["deadline"], "body.deadline") > at:
+    if kind is Kind.REQUEST and not parse_time(body["deadline"], "body.deadline") > time:
         raise InvalidEntry("body.deadline: must be after the request's time (at)")
     if kind is Kind.KEY and (seq == 1) != (body["public"] == signer):
         raise InvalidEntry(
             "key: a genesis key entry (seq 1) is signed by the key it introduces, a rotation by the previous key"
         )
-    return {
-        "answers": answers,
-        "at": obj["at"],
-        "body": body,
-        "key": signer,
-        "kind": kind.value,
-        "party": party,
-        "prev": prev,
-        "seq": seq,
-        "thread": thread,
-        "to": to,
-        "v": VERSION,
-    }
+    return _Checked(party, seq, prev, at, time, kind, thread, answers, to, body, signer)
 
 
-#: Signs in ``json.dumps`` output that its numbers may differ from RFC 8785's (an integral float
-#: written ``1.0``, an exponent written ``1e-07`` or ``1e+16``): the body then goes through
-#: :func:`~parley.line.canonical.canonical` itself. Strings that merely contain them do too.
-_NOT_ES_NUMBER = re.compile(r"\.0[,\]}]|\de[-+]")
+_ENCODE = msgspec.json.Encoder(order="sorted").encode
+#: Signs in msgspec's output of a number RFC 8785 may write otherwise: an integral float (``35.0``,
+#: ``-0.0``) or an exponent (``1e16``, ``1e-7``). Strings that merely contain them cost a look.
+_MAYBE_NOT_ES = re.compile(rb"[0-9](?:\.0[,\]}]|[eE])").search
+
+
+class _NotPlain(Exception):
+    """A float msgspec and ECMAScript may spell differently (left to the reference canonicalizer)."""
+
+
+_EXACT = 2.0**53
+
+
+def _es_numbers(value: Any) -> Any:
+    """``value`` with each integral float below 2**53 an int (ECMAScript writes ``35.0`` as ``35``);
+    raises :class:`_NotPlain` for a float ECMAScript and msgspec may write otherwise: integral from
+    2**53 (ES writes the shortest digits then zeros), or below 1e-4 in magnitude (an exponent in one
+    and not the other). Every non-integral double is below 2**53, where both write plain digits."""
+    kind = type(value)
+    if kind is float:
+        magnitude = abs(value)
+        if value.is_integer():
+            if magnitude >= _EXACT:  # ECMAScript: the shortest digits, then zeros
+                raise _NotPlain
+            return int(value)
+        if magnitude < 1e-4:
+            raise _NotPlain
+        return value
+    if kind is dict:
+        return {k: _es_numbers(v) for k, v in value.items()}
+    if kind is list:
+        return [_es_numbers(v) for v in value]
+    return value
 
 
 def canonical_body(body: Mapping[str, Any]) -> bytes:
-    """``canonical(body)`` for a checked body, fast: the members of a checked body are ASCII names,
-    its integers small and its numbers finite, so ``json.dumps`` with sorted keys and no spaces
-    writes the RFC 8785 form whenever every float is written as ECMAScript writes it (the same
-    shortest round-trip digits, in plain notation), which :data:`_NOT_ES_NUMBER` checks; else
-    (and for anything unusual) the reference implementation decides."""
+    """``canonical(body)`` for a checked body, fast: its member names are ASCII and its numbers
+    finite, so msgspec's sorted-key encoding is the RFC 8785 form (the same string escapes, the
+    same shortest round-trip digits) wherever it writes plain digits; integral floats are written
+    as integers, and anything else unusual goes to the reference implementation."""
     try:
-        text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
-        if not _NOT_ES_NUMBER.search(text):
-            return text.encode("utf-8")
-    except (TypeError, ValueError, UnicodeEncodeError):
+        text = _ENCODE(body)
+        if _MAYBE_NOT_ES(text) is None:
+            return text
+        text = _ENCODE(_es_numbers(body))
+        if _MAYBE_NOT_ES(text) is None:
+            return text
+    except (_NotPlain, TypeError, ValueError, OverflowError, UnicodeEncodeError, msgspec.EncodeError):
         pass
-    return canonical(body)
+    return canonical(body)  # an exponent, or a string that looks like one: the reference decides
 
 
-def _member(name: str, value: Any) -> bytes:
-    """``"name":value`` canonical. Header values are checked: strings of letters, digits and
-    ``:._-`` (no escapes), integers below 2**53, null, or lists of party ids."""
-    if name == "body":
-        text = canonical_body(value)
-    elif isinstance(value, str):
-        text = b'"' + value.encode() + b'"'
-    elif value is None:
-        text = b"null"
-    elif isinstance(value, int):
-        text = str(value).encode()
+#: The canonical entry (members in RFC 8785 order), its header values checked: strings of letters,
+#: digits and ``:._-`` (no escapes), integers, null, lists of party ids.
+_SIGNED = b'{"answers":%s,"at":"%s","body":%s,"key":"%s","kind":"%s","party":"%s","prev":%s,"seq":%d,"thread":%s,"to":[%s],"v":1}'
+_WHOLE = b'{"answers":%s,"at":"%s","body":%s,"key":"%s","kind":"%s","party":"%s","prev":%s,"seq":%d,"sig":"%s","thread":%s,"to":[%s],"v":1}'
+
+
+def _values(c: _Checked) -> tuple[bytes | int, ...]:
+    """The canonical spelling of each member but ``sig``, in the order of :data:`_SIGNED`."""
+    return (
+        b"null" if c.answers is None else b'"' + c.answers.encode() + b'"',
+        c.at.encode(),
+        canonical_body(c.body),
+        c.key.encode(),
+        _KIND_BYTES[c.kind],
+        c.party.encode(),
+        b"null" if c.prev is None else b'"' + c.prev.encode() + b'"',
+        c.seq,
+        b"null" if c.thread is None else b'"' + c.thread.encode() + b'"',
+        b",".join([b'"' + r.encode() + b'"' for r in c.to]),
+    )
+
+
+def _signing_bytes(c: _Checked) -> tuple[bytes, tuple[bytes | int, ...]]:
+    """The bytes the signature covers, and the member values they are made of (for :func:`_build`)."""
+    values = _values(c)
+    return _SIGNED % values, values
+
+
+#: Bytes of ``,"sig":"<86 characters>"`` in a canonical entry.
+_SIG_MEMBER = len(',"sig":""') + 86
+
+
+def _build(c: _Checked, sig: str, prepared: tuple[bytes, tuple[bytes | int, ...]] | None = None) -> Entry:
+    if prepared is None:  # the signing bytes are the whole entry without its sig member
+        values = _values(c)
+        whole = _WHOLE % (*values[:8], sig.encode(), *values[8:])
+        cut = whole.rfind(b',"sig":"')  # the top-level member: only thread, to and v follow it
+        signed = whole[:cut] + whole[cut + _SIG_MEMBER :]
     else:
-        text = b"[" + b",".join(b'"' + v.encode() + b'"' for v in value) + b"]"
-    return b'"' + name.encode() + b'":' + text
-
-
-def _parts(unsigned: dict[str, Any]) -> tuple[dict[str, bytes], bytes]:
-    """The canonical ``"name":value`` of each member but ``sig``, and the signing bytes they make."""
-    parts = {name: _member(name, value) for name, value in unsigned.items()}
-    return parts, b"{" + b",".join(parts[n] for n in FIELDS if n != "sig") + b"}"
-
-
-def _build(
-    unsigned: dict[str, Any], sig: str, prepared: tuple[dict[str, bytes], bytes] | None = None
-) -> Entry:
-    parts, signed = prepared or _parts(unsigned)
-    parts = {**parts, "sig": _member("sig", sig)}
-    whole = b"{" + b",".join(parts[n] for n in FIELDS) + b"}"
+        signed, values = prepared
+        whole = _WHOLE % (*values[:8], sig.encode(), *values[8:])
     if len(whole) > MAX_ENTRY_BYTES:
         raise InvalidEntry(
             f"entry: {len(whole)} bytes of canonical JSON, more than the limit of {MAX_ENTRY_BYTES}"
         )
     return Entry(
-        party=unsigned["party"],
-        seq=unsigned["seq"],
-        prev=unsigned["prev"],
-        at=unsigned["at"],
-        kind=Kind(unsigned["kind"]),
-        thread=unsigned["thread"],
-        answers=unsigned["answers"],
-        to=tuple(unsigned["to"]),
-        body=unsigned["body"],
-        key=unsigned["key"],
-        sig=sig,
-        hash=DIGEST_PREFIX + hashlib.sha256(whole).hexdigest(),
-        signed=signed,
-        raw=whole,
-    )
+        c.party, c.seq, c.prev, c.at, c.kind, c.thread, c.answers, tuple(c.to), c.body, c.key, sig,
+        DIGEST_PREFIX + hashlib.sha256(whole).hexdigest(), signed, whole, c.time,
+    )  # fmt: skip
 
 
 def sign(
@@ -382,9 +456,9 @@ def sign(
         "body": json.loads(json.dumps(body)),
         "key": signer or own,
     }
-    unsigned = _check_unsigned(fields)
-    prepared = _parts(unsigned)
-    entry = _build(unsigned, key.sign(prepared[1]), prepared)
+    checked = _check_unsigned(fields)
+    prepared = _signing_bytes(checked)
+    entry = _build(checked, key.sign(prepared[0]), prepared)
     # The signature verifies exactly when the entry names the key that made it (a key id is its
     # public key): compared, not verified again (an Ed25519 verification costs three signatures).
     if entry.key != own:

@@ -47,7 +47,6 @@ parley.line.errors.TransitionRefused: BLUE: withdraw: not allowed when accepted
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +57,7 @@ from parley.line.bodies import OBLIGATING, RequestType
 from parley.line.entry import Entry, Kind
 from parley.line.errors import TransitionRefused
 from parley.line.times import parse_time
+from parley.line.values import hot_value
 
 
 class Status(StrEnum):
@@ -102,7 +102,7 @@ STEP_OF_KIND = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@hot_value()
 class Event:
     """One step taken at ``at`` by the sender or the recipient; ``late`` is an answer's own mark;
     ``entry`` the hash of the entry recording it, if any."""
@@ -116,7 +116,7 @@ class Event:
     conditions: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@hot_value()
 class Leg:
     """A request as it stands for one recipient."""
 
@@ -139,6 +139,32 @@ class Leg:
         return self.status in FINAL
 
 
+def _moved(
+    leg: Leg,
+    *,
+    status: Status | None = None,
+    late: bool | None = None,
+    delivered: bool | None = None,
+    read: bool | None = None,
+    answer: str | None = None,
+    expired_by: frozenset[Role] | None = None,
+    conditions: str | None = None,
+) -> Leg:
+    """``leg`` with the given fields changed (``dataclasses.replace`` without its generic cost: the
+    transcript verifier moves tens of thousands of legs)."""
+    return Leg(
+        leg.recipient,
+        leg.deadline,
+        leg.status if status is None else status,
+        leg.late if late is None else late,
+        leg.delivered if delivered is None else delivered,
+        leg.read if read is None else read,
+        leg.answer if answer is None else answer,
+        leg.expired_by if expired_by is None else expired_by,
+        leg.conditions if conditions is None else conditions,
+    )
+
+
 def _refuse(leg: Leg, event: Event, why: str) -> TransitionRefused:
     return TransitionRefused(f"{leg.recipient}: {event.step.value}: {why}")
 
@@ -153,15 +179,15 @@ def step(leg: Leg, event: Event) -> Leg:
         raise _refuse(leg, event, "only the sender may withdraw")
     if kind is Step.DELIVER:
         if status is Status.SENT:
-            return dataclasses.replace(leg, status=Status.DELIVERED, delivered=True)
+            return _moved(leg, status=Status.DELIVERED, delivered=True)
         if status is Status.EXPIRED and not leg.delivered:
-            return dataclasses.replace(leg, delivered=True)
+            return _moved(leg, delivered=True)
         raise _refuse(leg, event, f"not allowed when {status.value}{' (already delivered)' * leg.delivered}")
     if kind is Step.READ:
         if status is Status.DELIVERED:
-            return dataclasses.replace(leg, status=Status.READ, read=True)
+            return _moved(leg, status=Status.READ, read=True)
         if status is Status.EXPIRED and leg.delivered and not leg.read:
-            return dataclasses.replace(leg, read=True)
+            return _moved(leg, read=True)
         raise _refuse(leg, event, f"not allowed when {status.value}")
     if kind in ANSWER_STEPS:
         if status not in (Status.DELIVERED, Status.READ, Status.EXPIRED) or not leg.delivered:
@@ -170,12 +196,20 @@ def step(leg: Leg, event: Event) -> Leg:
         if event.late != late:
             which = "after the deadline must" if late else "before the deadline must not"
             raise _refuse(leg, event, f"an answer {which} be marked late")
-        return dataclasses.replace(
-            leg, status=ANSWER_STEPS[kind], late=late, answer=event.entry, conditions=event.conditions
+        return Leg(
+            leg.recipient,
+            leg.deadline,
+            ANSWER_STEPS[kind],
+            late,
+            leg.delivered,
+            leg.read,
+            event.entry,
+            leg.expired_by,
+            event.conditions,
         )
     if kind is Step.WITHDRAW:
         if status in OPEN:
-            return dataclasses.replace(leg, status=Status.WITHDRAWN)
+            return _moved(leg, status=Status.WITHDRAWN)
         raise _refuse(leg, event, f"not allowed when {status.value}")
     # Step.EXPIRE
     if event.at < leg.deadline:
@@ -186,9 +220,9 @@ def step(leg: Leg, event: Event) -> Leg:
     if event.by is Role.RECIPIENT and not leg.delivered:
         raise _refuse(leg, event, "the recipient has not received the request")
     if status in OPEN or status is Status.EXPIRED:
-        return dataclasses.replace(leg, status=Status.EXPIRED, expired_by=expired_by)
+        return _moved(leg, status=Status.EXPIRED, expired_by=expired_by)
     if status in ANSWERED and event.by is Role.SENDER:
-        return dataclasses.replace(leg, expired_by=expired_by)
+        return _moved(leg, expired_by=expired_by)
     raise _refuse(leg, event, f"not allowed when {status.value}")
 
 
@@ -208,7 +242,7 @@ class Obligation:
     late: bool
 
 
-@dataclass(frozen=True, slots=True)
+@hot_value()
 class Thread:
     """A request and its legs, one per recipient, moved by the entries of its thread."""
 
@@ -243,25 +277,24 @@ class Thread:
 
     def event_of(self, entry: Entry) -> tuple[str, Event]:
         """The recipient whose leg ``entry`` moves (the first open one for a withdrawal), and the event."""
-        where = entry.short
         if entry.thread != self.id or entry.answers != self.request.hash:
             raise TransitionRefused(
-                f"{where}: answers: not the request {self.request.short} of thread {self.id}"
+                f"{entry.short}: answers: not the request {self.request.short} of thread {self.id}"
             )
-        if entry.kind not in STEP_OF_KIND:
-            raise TransitionRefused(f"{where}: kind: {entry.kind.value} has no place in a thread")
-        kind = STEP_OF_KIND[entry.kind]
+        kind = STEP_OF_KIND.get(entry.kind)
+        if kind is None:
+            raise TransitionRefused(f"{entry.short}: kind: {entry.kind.value} has no place in a thread")
         if entry.party == self.sender:
             role = Role.SENDER
         elif entry.party in self.legs:
             role = Role.RECIPIENT
         else:
-            raise TransitionRefused(f"{where}: party: {entry.party} is not a party to thread {self.id}")
+            raise TransitionRefused(f"{entry.short}: party: {entry.party} is not a party to thread {self.id}")
         if kind is Step.EXPIRE:
             recipient = entry.body["recipient"]
             if recipient not in self.legs or (role is Role.RECIPIENT and recipient != entry.party):
                 raise TransitionRefused(
-                    f"{where}: body.recipient: {recipient} cannot be expired by {entry.party}"
+                    f"{entry.short}: body.recipient: {recipient} cannot be expired by {entry.party}"
                 )
         elif role is Role.RECIPIENT:
             recipient = entry.party
@@ -269,7 +302,7 @@ class Thread:
             recipient = next(iter(self.open_legs), next(iter(self.legs)))
         return recipient, Event(
             kind,
-            parse_time(entry.at, "at"),
+            entry.time,
             role,
             late=entry.late,
             entry=entry.hash,
@@ -291,7 +324,7 @@ class Thread:
             if error.message.startswith(entry.short):
                 raise
             raise TransitionRefused(f"{entry.short}: {error.message}") from None
-        return dataclasses.replace(self, legs=legs, last=entry.hash)
+        return Thread(self.id, self.sender, self.type, self.request, self.deadline, legs, entry.hash)
 
     def obligations(self) -> tuple[Obligation, ...]:
         """One per recipient that accepted, for a vacate or hold_clear request."""

@@ -50,8 +50,10 @@ def members(
     value: object, field: str, required: Collection[str], optional: Collection[str] = ()
 ) -> dict[str, Any]:
     """``value`` as a JSON object with exactly the ``required`` members and some ``optional`` ones."""
-    if not isinstance(value, dict):
+    if type(value) is not dict:
         raise InvalidEntry(f"{field}: expected an object")
+    if value.keys() == required:
+        return value  # the common case (exactly the required members), checked at once
     keys = set(value)
     if missing := sorted(set(required) - keys):
         raise InvalidEntry(f"{field}: missing {', '.join(missing)}")
@@ -102,9 +104,20 @@ def _position(value: object, field: str) -> None:
 
 
 def _positions(value: object, field: str, minimum: int) -> int:
-    if not isinstance(value, list) or len(value) < minimum:
+    if type(value) is not list or len(value) < minimum:
         raise InvalidEntry(f"{field}: expected at least {minimum} positions")
     for i, position in enumerate(value):
+        # The common case inline (a transcript holds tens of thousands of positions); NaN and
+        # infinities fail the range comparisons. Anything else: the checks that name the defect.
+        if type(position) is list and len(position) == 2:
+            lng, lat = position
+            if (
+                (type(lng) is float or type(lng) is int)
+                and (type(lat) is float or type(lat) is int)
+                and -180.0 <= lng <= 180.0
+                and -90.0 <= lat <= 90.0
+            ):
+                continue
         _position(position, f"{field}[{i}]")
     return len(value)
 
@@ -120,8 +133,14 @@ def _polygon(value: object, field: str) -> int:
     return count
 
 
+_GEOMETRY = frozenset({"type", "coordinates"})
+_FEATURE = frozenset({"type", "geometry", "properties"})
+_VOLUME = frozenset({"alt_lower_m", "alt_upper_m", "start", "end"})
+_CIRCLE = frozenset({"radius_m", "alt_lower_m", "alt_upper_m", "start", "end"})
+
+
 def _geometry(value: object, field: str, kinds: tuple[str, ...]) -> tuple[str, int]:
-    geometry = members(value, field, {"type", "coordinates"})
+    geometry = members(value, field, _GEOMETRY)
     kind = geometry["type"]
     if kind not in kinds:
         raise InvalidEntry(f"{field}.type: expected one of {', '.join(kinds)}, not {kind!r}")
@@ -140,7 +159,7 @@ def _geometry(value: object, field: str, kinds: tuple[str, ...]) -> tuple[str, i
 
 
 def _feature(value: object, field: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    feature = members(value, field, {"type", "geometry", "properties"})
+    feature = members(value, field, _FEATURE)
     if feature["type"] != "Feature":
         raise InvalidEntry(f"{field}.type: expected 'Feature'")
     return feature["geometry"], feature["properties"]
@@ -152,12 +171,12 @@ def check_volume(value: object, field: str) -> int:
     kind, count = _geometry(geometry, f"{field}.geometry", ("Polygon", "MultiPolygon", "Point"))
     where = f"{field}.properties"
     if kind == "Point":
-        members(props, where, {"radius_m", "alt_lower_m", "alt_upper_m", "start", "end"})
+        members(props, where, _CIRCLE)
         radius = number(props["radius_m"], f"{where}.radius_m")
         if not 0.0 < radius <= MAX_RADIUS_M:
             raise InvalidEntry(f"{where}.radius_m: must be within (0, {MAX_RADIUS_M:g}] m")
     else:
-        members(props, where, {"alt_lower_m", "alt_upper_m", "start", "end"})
+        members(props, where, _VOLUME)
     _altitudes(props, where)
     window(props, where)
     return count

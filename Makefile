@@ -6,7 +6,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install serve test check lint typecheck bench-dss bench-tactical bench-strategic bench-party bench-line bench clean system-deps
 
-$(STAMP): pyproject.toml requirements.lock setup.py src/parley/line/_ed25519.c
+# The line's compiled modules (setup.py): built again whenever one of their sources changes.
+COMPILED := $(addprefix src/parley/line/,_ed25519.c times.py shapes.py bodies.py entry.py lifecycle.py chain.py transcript.py)
+
+$(STAMP): pyproject.toml requirements.lock setup.py $(COMPILED)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.lock

@@ -201,7 +201,7 @@ class Entry:
     @property
     def signature(self) -> bytes:
         """The 64 bytes of :attr:`sig` (86 base64url characters, checked when built)."""
-        return binascii.a2b_base64(self.sig.translate(_FROM_URLSAFE) + "==")
+        return binascii.a2b_base64(self.sig.encode("ascii").translate(_FROM_URLSAFE) + b"==")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Entry) and other.hash == self.hash
@@ -241,7 +241,7 @@ class _Checked:
 
 
 _KINDS = {k.value: k for k in Kind}
-_FROM_URLSAFE = str.maketrans("-_", "+/")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 _KIND_BYTES = {k: k.value.encode() for k in Kind}
 _PARTY = PARTY_ID.fullmatch
 _KEY = KEY_ID.fullmatch
@@ -319,9 +319,15 @@ def _check_unsigned(obj: Mapping[str, Any]) -> _Checked:
 
 
 _ENCODE = msgspec.json.Encoder(order="sorted").encode
-#: Signs in msgspec's output of a number RFC 8785 may write otherwise: an integral float (``35.0``,
-#: ``-0.0``) or an exponent (``1e16``, ``1e-7``). Strings that merely contain them cost a look.
-_MAYBE_NOT_ES = re.compile(rb"[0-9](?:\.0[,\]}]|[eE])").search
+_NUMBER_SIGNS = bytes.maketrans(b"123456789E]}", b"000000000e,,")
+
+
+def _maybe_not_es(text: bytes) -> bool:
+    """Whether msgspec's output ``text`` shows a number RFC 8785 may write otherwise: an integral
+    float (``35.0``, ``-0.0``) or an exponent (``1e16``, ``1e-7``). Strings that merely contain
+    such signs cost a closer look. (Substring searches: a regular expression took 5 µs here.)"""
+    signs = text.translate(_NUMBER_SIGNS)  # digits to 0, E to e, ] and } to a comma
+    return b"0e" in signs or b".0," in signs
 
 
 class _NotPlain(Exception):
@@ -360,10 +366,10 @@ def canonical_body(body: Mapping[str, Any]) -> bytes:
     as integers, and anything else unusual goes to the reference implementation."""
     try:
         text = _ENCODE(body)
-        if _MAYBE_NOT_ES(text) is None:
+        if not _maybe_not_es(text):
             return text
         text = _ENCODE(_es_numbers(body))
-        if _MAYBE_NOT_ES(text) is None:
+        if not _maybe_not_es(text):
             return text
     except (_NotPlain, TypeError, ValueError, OverflowError, UnicodeEncodeError, msgspec.EncodeError):
         pass

@@ -169,10 +169,14 @@ def _refuse(leg: Leg, event: Event, why: str) -> TransitionRefused:
     return TransitionRefused(f"{leg.recipient}: {event.step.value}: {why}")
 
 
+#: Steps only a request's recipient takes.
+_RECIPIENT_STEPS = frozenset({Step.DELIVER, Step.READ, *ANSWER_STEPS})
+
+
 def step(leg: Leg, event: Event) -> Leg:
     """The leg after ``event``; :class:`TransitionRefused` (the leg unchanged) when not allowed."""
     kind, status = event.step, leg.status
-    recipient_step = kind in (Step.DELIVER, Step.READ, *ANSWER_STEPS)
+    recipient_step = kind in _RECIPIENT_STEPS
     if recipient_step and event.by is not Role.RECIPIENT:
         raise _refuse(leg, event, "only the recipient may take this step")
     if kind is Step.WITHDRAW and event.by is not Role.SENDER:

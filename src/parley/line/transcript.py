@@ -51,7 +51,6 @@ from typing import Any
 import msgspec
 
 from parley.line import ed25519
-from parley.line.bodies import RequestType
 from parley.line.chain import check_link
 from parley.line.entry import Entry, Kind, public_raw
 from parley.line.errors import InvalidEntry, LineError
@@ -172,14 +171,38 @@ class Defect:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """The outcome of :func:`verify_transcript`."""
+    """The outcome of :func:`verify_transcript`. Its readable :attr:`timeline` is written when
+    asked for, from the entries the linear pass went through."""
 
     party: str | None
     defect: Defect | None
-    timeline: tuple[str, ...]
+    #: Each entry the linear pass went through, in order, with the request of its thread.
+    steps: tuple[tuple[Entry, Entry | None], ...] = ()
     threads: Mapping[str, Thread] = field(default_factory=dict)
     entries: int = 0
     witness_keys: frozenset[str] = frozenset()
+    #: When the transcript was exported (None when the document did not say, readably).
+    exported_at: datetime | None = None
+
+    @property
+    def timeline(self) -> tuple[str, ...]:
+        """One line per entry (time, author and position, what it records), then, when nothing is
+        wrong, one per request with where each recipient stands."""
+        lines = [f"{e.at}  {e.party}#{e.seq}  {_summary(e, request)}" for e, request in self.steps]
+        if self.defect is None:
+            for thread in self.threads.values():
+                legs = ", ".join(
+                    f"{r} {leg.status.value}{' (late)' * leg.late}" for r, leg in thread.legs.items()
+                )
+                overdue = (
+                    " — deadline passed, no expiry recorded"
+                    if thread.open_legs
+                    and self.exported_at is not None
+                    and self.exported_at > thread.deadline
+                    else ""
+                )
+                lines.append(f"thread {thread.id} {thread.type.value} from {thread.sender}: {legs}{overdue}")
+        return tuple(lines)
 
     @property
     def ok(self) -> bool:
@@ -266,7 +289,7 @@ def _name(raw: object, where: str) -> str:
     return where
 
 
-def _summary(entry: Entry, thread: Thread | None) -> str:
+def _summary(entry: Entry, request: Entry | None) -> str:
     body = entry.body
     kind = entry.kind
     if kind is Kind.KEY:
@@ -280,13 +303,12 @@ def _summary(entry: Entry, thread: Thread | None) -> str:
         what += f" with conditions {body['conditions']!r}"
     elif kind is Kind.EXPIRED:
         what += f" — no answer from {body['recipient']}"
-    if thread is None:
+    if request is None:
         return what
-    return f"{what} {_TYPE_TEXT[thread.type]} {thread.request.party}#{thread.request.seq}"
+    return f"{what} {request.body['type']} {request.party}#{request.seq}"
 
 
 _KIND_TEXT = {k: str(k.value) for k in Kind}
-_TYPE_TEXT = {t: str(t.value) for t in RequestType}
 
 
 class _Verifier:
@@ -294,7 +316,7 @@ class _Verifier:
         self.doc = doc
         self.trusted = trusted
         self.exporter: str = doc["party"]
-        self.timeline: list[str] = []
+        self.steps: list[tuple[Entry, Entry | None]] = []
         self.threads: dict[str, Thread] = {}
         self.positions: dict[tuple[str, int], Entry] = {}
         self.by_hash: dict[str, Entry] = {}
@@ -444,7 +466,7 @@ class _Verifier:
             if first.seq == 1:
                 self.seen.add(first.hash)
                 self.last_seq[first.party] = 1
-                self.timeline.append(f"{first.at}  {first.party}#1  {_summary(first, None)}")
+                self.steps.append((first, None))
 
     def linear(self, entry: Entry) -> None:
         """One entry's step of the linear pass (after the key rotations before it in its chain)."""
@@ -454,13 +476,13 @@ class _Verifier:
         self.check_position(entry)
         thread = self.check_thread(entry)
         self.seen.add(entry.hash)
-        self.timeline.append(f"{entry.at}  {entry.party}#{entry.seq}  {_summary(entry, thread)}")
+        self.steps.append((entry, thread.request if thread is not None else None))
 
     def rotation(self, seq: int, party: str) -> None:
         rotation = self.positions[(party, seq)]
         self.check_position(rotation)
         self.seen.add(rotation.hash)
-        self.timeline.append(f"{rotation.at}  {rotation.party}#{rotation.seq}  {_summary(rotation, None)}")
+        self.steps.append((rotation, None))
 
     def finish_linear(self) -> None:
         for party, pending in self.rotations.items():
@@ -555,23 +577,14 @@ def _verify(doc: object, *, trusted_witness_keys: Iterable[str] | None, chunk: i
         verifier.run(parsed_keys, parsed, marks)
     except _Defective as found:
         return Report(
-            top["party"], found.defect, tuple(verifier.timeline), dict(verifier.threads), len(verifier.seen)
+            top["party"], found.defect, tuple(verifier.steps), dict(verifier.threads), len(verifier.seen)
         )
-    timeline = verifier.timeline
-    exported = parse_time(top["exported_at"], "exported_at")
-    for thread in verifier.threads.values():
-        legs = ", ".join(f"{r} {leg.status.value}{' (late)' * leg.late}" for r, leg in thread.legs.items())
-        overdue = (
-            " — deadline passed, no expiry recorded"
-            if thread.open_legs and exported > thread.deadline
-            else ""
-        )
-        timeline.append(f"thread {thread.id} {thread.type.value} from {thread.sender}: {legs}{overdue}")
     return Report(
         top["party"],
         None,
-        tuple(timeline),
+        tuple(verifier.steps),
         dict(verifier.threads),
         len(verifier.seen),
         frozenset(m.witness_key for m in marks),
+        parse_time(top["exported_at"], "exported_at"),
     )

@@ -5,6 +5,7 @@ nodes over one SQLite store, a fake registry, no network, clocks set by hand."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, cast
@@ -14,7 +15,7 @@ import pytest
 from parley.clients.line import DirectoryClient, LinePeerClient
 from parley.clients.utm import CallFailed
 from parley.line.entry import Entry, Kind
-from parley.line.errors import TransitionRefused
+from parley.line.errors import InvalidEntry, TransitionRefused
 from parley.line.keys import PartyKey
 from parley.line.lifecycle import Status
 from parley.line.times import format_time
@@ -154,3 +155,99 @@ def test_an_answer_is_marked_late_by_its_own_time_when_the_clock_steps_back(
     assert accepted.late
     leg = svc.thread_of(blue, request.thread).legs["blue"]
     assert (leg.status, leg.late) == (Status.ACCEPTED, True)
+
+
+class Peers:
+    """Blue's delivery endpoint for red's outbox, in process: answers as the HTTP route would, or
+    fails as told."""
+
+    def __init__(self, blue: svc.LineNode) -> None:
+        self.blue = blue
+        self.fail: BaseException | None = None
+        self.calls = 0
+
+    async def deliver_texts(self, base_url: str, entries: list[str]) -> Any:
+        self.calls += 1
+        if self.fail is not None:
+            raise self.fail
+        receipts = await svc.receive(self.blue, "red", [json.loads(e) for e in entries])
+        return {"receipts": [r.to_json() for r in receipts]}
+
+
+def _flushing(nodes: dict[str, svc.LineNode]) -> Peers:
+    red, blue = nodes["red"], nodes["blue"]
+    peers = Peers(blue)
+    red.peers = cast(LinePeerClient, peers)
+    return peers
+
+
+def test_receipts_come_back_in_the_answer_and_are_stored_with_the_delivery_marked_done(
+    nodes: dict[str, svc.LineNode],
+) -> None:
+    red, blue = nodes["red"], nodes["blue"]
+    peers = _flushing(nodes)
+    requests = [_request(red) for _ in range(3)]
+    assert red.repo.pending(red.party) == 3
+    assert asyncio.run(svc.flush(red)) == 3
+    assert peers.calls == 1  # one delivery for the three
+    assert red.repo.pending(red.party) == 0 and blue.repo.pending(blue.party) == 0
+    held = {e.hash for e in red.repo.entries(red.party) if e.author == "blue"}
+    assert held >= {r.hash for r in _own(blue, Kind.DELIVERED)} and len(_own(blue, Kind.DELIVERED)) == 3
+    for request in requests:
+        assert request.thread is not None
+        assert svc.thread_of(red, request.thread).legs["blue"].status is Status.DELIVERED
+
+
+def test_a_delivery_that_gets_no_answer_is_tried_again_and_answered_with_the_same_receipts(
+    nodes: dict[str, svc.LineNode],
+) -> None:
+    red, blue = nodes["red"], nodes["blue"]
+    peers = _flushing(nodes)
+    request = _request(red)
+    # Blue takes the request and signs its receipt, but the answer never reaches red.
+    asyncio.run(svc.receive(blue, "red", [request.to_json()]))
+    peers.fail = CallFailed("POST", "entries", None, "connection reset")
+    assert asyncio.run(svc.flush(red)) == 0
+    assert red.repo.pending(red.party) == 1  # to be tried again
+    peers.fail = None
+    cast(FixedClock, red.clock).set(T0 + timedelta(seconds=5))  # past the back-off
+    assert asyncio.run(svc.flush(red)) == 1
+    assert len(_own(blue, Kind.DELIVERED)) == 1  # no second receipt
+    assert request.thread is not None
+    assert svc.thread_of(red, request.thread).legs["blue"].status is Status.DELIVERED
+
+
+def test_receipts_of_an_answer_that_turns_into_an_error_go_through_the_outbox(
+    nodes: dict[str, svc.LineNode],
+) -> None:
+    red, blue = nodes["red"], nodes["blue"]
+    request = _request(red)
+    garbage = {**request.to_json(), "seq": "two"}
+    with pytest.raises(InvalidEntry, match=r"entries\[1\]"):
+        asyncio.run(svc.receive(blue, "red", [request.to_json(), garbage]))
+    receipt = _own(blue, Kind.DELIVERED)
+    assert len(receipt) == 1  # the request before the defect is stored and receipted...
+    due = blue.repo.due(blue.party, blue.now())
+    assert [(d.recipient, d.hash) for d in due] == [("red", receipt[0].hash)]  # ...and sent apart
+
+
+def test_receipts_refused_for_good_do_not_hold_up_the_outbox(nodes: dict[str, svc.LineNode]) -> None:
+    red = nodes["red"]
+    peers = _flushing(nodes)
+    _request(red)
+
+    async def forged(base_url: str, entries: list[str]) -> Any:
+        answer = await Peers.deliver_texts(peers, base_url, entries)
+        answer["receipts"][0]["sig"] = "A" * 86  # a receipt red must refuse
+        return answer
+
+    red.peers = cast(LinePeerClient, type("Forging", (), {"deliver_texts": staticmethod(forged)})())
+    assert asyncio.run(svc.flush(red)) == 1  # delivered; the forged receipt reported, not stored
+    assert red.repo.pending(red.party) == 0
+    assert not [e for e in red.repo.entries(red.party) if e.author == "blue" and e.kind == "delivered"]
+
+
+def test_the_answer_to_sending_is_the_thread_as_its_view_shows_it(nodes: dict[str, svc.LineNode]) -> None:
+    red = nodes["red"]
+    request = _request(red)
+    assert json.loads(svc.sent_json_bytes(red, request)) == svc.sent_json(red, request)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import os
 import uuid
 from dataclasses import dataclass
@@ -90,14 +91,14 @@ class PartyKey:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
 
-    @property
+    @functools.cached_property
     def public_b64(self) -> str:
         raw = self.private.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
         return b64url(raw)
 
-    @property
+    @functools.cached_property
     def key_id(self) -> str:
         return key_id_of(self.public_b64)
 

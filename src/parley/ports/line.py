@@ -102,10 +102,12 @@ class LineRepository(Protocol):
         *,
         now: datetime,
         delivered: Collection[str] = (),
+        done: Sequence[int] = (),
     ) -> list[bool]:
         """:meth:`append` each ``(entry, deliver_to)`` in order, all in one transaction: whether each
         was new. On :class:`ForkDetected` nothing is stored. The outbox rows of the entries whose
-        hashes are in ``delivered`` are written delivered already (they go back in an HTTP answer)."""
+        hashes are in ``delivered`` are written delivered already (they go back in an HTTP answer);
+        the outbox rows ``done`` (their ``seq``) are marked delivered in the same transaction."""
         ...
 
     def get(self, holder: str, entry_hash: str) -> StoredEntry | None: ...

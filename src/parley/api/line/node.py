@@ -93,14 +93,14 @@ async def rotate_key(line: LineDep, _op: Operator) -> JSONResponse:
     return JSONResponse({"key": line.key.key_id, "entry": entry.to_json()})
 
 
-async def _send(line: svc.LineNode, body: RequestIn) -> dict[str, Any]:
+async def _send(line: svc.LineNode, body: RequestIn) -> bytes:
     entry = await svc.send(line, to=body.to, body=body.body())
-    return svc.sent_json(line, entry)
+    return svc.sent_json_bytes(line, entry)
 
 
 @router.post("/requests", status_code=201)
-async def send(line: LineDep, _op: Operator, body: RequestIn) -> JSONResponse:
-    return JSONResponse(await _send(line, body), status_code=201)
+async def send(line: LineDep, _op: Operator, body: RequestIn) -> Response:
+    return Response(await _send(line, body), status_code=201, media_type="application/json")
 
 
 _OBJECT: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
@@ -182,10 +182,12 @@ async def events(request: Request, line: LineDep, _op: Operator) -> StreamingRes
 
     async def stream() -> AsyncIterator[bytes]:
         yield b"retry: 2000\n\n"
+        # A disconnected client ends the stream: Starlette cancels it then.
         async with line.events.subscribe() as queue:
-            while not await request.is_disconnected():
+            while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout=15.0)
+                    async with asyncio.timeout(15.0):
+                        event = await queue.get()
                 except TimeoutError:
                     yield b": keep-alive\n\n"
                     continue

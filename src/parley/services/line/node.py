@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import os
@@ -70,11 +71,6 @@ PARSED_CACHE = 20_000
 async def _back_off(attempt: int) -> None:
     """A short jittered pause before signing again on a position another process took."""
     await asyncio.sleep(random.uniform(0.0, 0.001 * min(attempt + 1, 20)))
-
-
-def _back_off_now(attempt: int) -> None:
-    """:func:`_back_off` where the caller cannot await (a few milliseconds at most)."""
-    time.sleep(random.uniform(0.0, 0.001 * min(attempt + 1, 20)))
 
 
 class KeyNotTrusted(LineError, PermissionDenied):
@@ -410,7 +406,7 @@ async def send(node: LineNode, *, to: Sequence[str], body: Json) -> Entry:
         await asyncio.sleep(0)  # the requests arriving with this one queue theirs: one transaction for all
         async with node._lock:
             if node._requests:
-                _append_requests(node)
+                await _append_requests(node)
     except BaseException:
         if pending in node._requests:
             node._requests.remove(pending)
@@ -428,7 +424,7 @@ class _Request:
     done: asyncio.Future[Entry]
 
 
-def _append_requests(node: LineNode) -> None:
+async def _append_requests(node: LineNode) -> None:
     """Under the node's lock: sign every queued request, one after the other on the node's chain,
     and store them with their deliveries in one transaction; each request's future gets its entry,
     or the error that refused it (a malformed request is refused alone)."""
@@ -456,10 +452,11 @@ def _append_requests(node: LineNode) -> None:
                 head, floor = ChainHead.of(entry), at
             try:
                 if signed:
-                    node.repo.append_all([(node.stored(e), r.to) for r, e in signed], now=node.now())
+                    items = [(node.stored(e), r.to) for r, e in signed]
+                    node.repo.append_all(items, now=node.now())
             except ForkDetected:  # another process of this node took a position: sign again
                 node._head = None
-                _back_off_now(attempt)
+                await _back_off(attempt)
                 continue
             node._head = head, floor
             break
@@ -611,7 +608,9 @@ async def trusted_key(node: LineNode, party: str, key_id: str, seq: int) -> None
         )
 
 
-async def receive(node: LineNode, sender: str, entries: list[Any]) -> list[Entry]:
+async def receive(
+    node: LineNode, sender: str, entries: list[Any], *, done: Sequence[OutboxItem] = ()
+) -> list[Entry]:
     """Entries from ``sender`` (their author): verify, check they concern this party and fit their
     thread, store; answer each request with a signed receipt, or the receipt signed already (a
     request delivered again: the answer to its first delivery may have been lost). Returns the
@@ -620,7 +619,10 @@ async def receive(node: LineNode, sender: str, entries: list[Any]) -> list[Entry
     The entries are checked in order; a run of entries of distinct threads is stored with its
     receipts in one transaction. At the first defect, the entries before it are stored (with their
     receipts, whose outbox rows are then made due: the answer is an error, not the receipts) and the
-    defect is raised."""
+    defect is raised.
+
+    ``done``: this node's deliveries the entries answer (receipts in the answer to a delivery),
+    marked delivered with the last run when every entry is taken, else left as they are."""
     if not isinstance(entries, list) or not entries or len(entries) > BATCH:
         raise InvalidInput(f"entries: a list of 1 to {BATCH} entries is expected")
     parsed: list[Entry] = []
@@ -646,10 +648,16 @@ async def receive(node: LineNode, sender: str, entries: list[Any]) -> list[Entry
             break
         checked.append(entry)
     receipts: list[Entry] = []
+    marked = not done
     try:
-        for start, end in _runs(checked):
+        runs = _runs(checked)
+        for start, end in runs:
+            last = defect is None and end == len(checked) and end == len(entries)
             async with node._lock:
-                stored, answered, failure = _store_run(node, checked[start:end], offset=start, held=held)
+                stored, answered, failure, took = await _store_run(
+                    node, checked[start:end], offset=start, held=held, done=done if last else ()
+                )
+            marked = marked or took
             for entry in stored:
                 node.events.publish(_event("entry", entry, node.party))
             receipts += answered
@@ -662,6 +670,8 @@ async def receive(node: LineNode, sender: str, entries: list[Any]) -> list[Entry
             node.repo.undeliver(node.party, [r.hash for r in receipts])
             node.wake_outbox()
         raise
+    if not marked:  # nothing new to store with them
+        node.repo.mark_all_delivered(done, node.now())
     return receipts
 
 
@@ -681,14 +691,15 @@ def _runs(entries: Sequence[Entry]) -> list[tuple[int, int]]:
     return runs
 
 
-def _store_run(
-    node: LineNode, run: list[Entry], *, offset: int, held: set[str]
-) -> tuple[list[Entry], list[Entry], Exception | None]:
+async def _store_run(
+    node: LineNode, run: list[Entry], *, offset: int, held: set[str], done: Sequence[OutboxItem] = ()
+) -> tuple[list[Entry], list[Entry], Exception | None, bool]:
     """Under the node's lock: check ``run`` (entries of distinct threads; ``offset``: the first one's
     index in the delivery) against what the node holds, sign the receipts of its requests and store
     it all in one transaction (``held``: hashes known to be held already). Returns the entries
-    stored (received and signed, in order), the receipts, and the defect that cut the run short
-    (what comes before it is stored)."""
+    stored (received and signed, in order), the receipts, the defect that cut the run short (what
+    comes before it is stored), and whether ``done`` (this node's deliveries) was marked delivered
+    in the same transaction (only for a whole run)."""
     _reload_key_if_rotated(node)
     cut: Exception | None = None
     for attempt in range(APPEND_ATTEMPTS):
@@ -772,15 +783,16 @@ def _store_run(
                 error = failure
                 break
         if not items:
-            return [], answered, error
+            return [], answered, error, False
+        mark = [d.seq for d in done] if error is None else []
         try:
             # The receipts go back in the answer to this delivery: their outbox rows are delivered.
-            fresh = node.repo.append_all(items, now=node.now(), delivered={r.hash for r in signed})
+            fresh = node.repo.append_all(items, now=node.now(), delivered={r.hash for r in signed}, done=mark)
         except ForkDetected as fork:
             position = (getattr(fork, "author", None), getattr(fork, "seq", None))
             if any((r.party, r.seq) == position for r in signed):
                 node._head = None
-                _back_off_now(attempt)
+                await _back_off(attempt)
                 continue  # another process of this node took the position: check and sign again
             forked = next((k for k, e in enumerate(run) if (e.party, e.seq) == position), None)
             if forked is None:
@@ -790,7 +802,7 @@ def _store_run(
         if signed and head is not None:
             node._head = head, floor
         stored = [node.remember(e) for e, new in zip(order, fresh, strict=True) if new]
-        return stored, answered, error
+        return stored, answered, error, bool(mark)
     raise ForkDetected(f"{node.party}: could not append to its own chain (contention)")
 
 
@@ -832,7 +844,9 @@ async def flush(node: LineNode) -> int:
                 returned = answer_.get("receipts", []) if isinstance(answer_, dict) else []
                 if returned:
                     try:
-                        await receive(node, recipient, returned)
+                        await receive(node, recipient, returned, done=batch)
+                        delivered += len(batch)
+                        continue  # stored with the receipts
                     except (KeyNotTrusted, TransientConflict):
                         raise
                     except ParleyError as refused:
@@ -918,6 +932,14 @@ def sent_json(node: LineNode, request: Entry) -> Json:
     """The thread a request just sent opens, as the operators' API shows it: the request alone (what
     the store holds of it at that moment), without reading it back."""
     return thread_json(node, Thread.open(request), entries=[request.to_json()])
+
+
+def sent_json_bytes(node: LineNode, request: Entry) -> bytes:
+    """:func:`sent_json` encoded, the request written as its canonical bytes (not encoded again)."""
+    view = thread_json(node, Thread.open(request), entries=[])
+    del view["request"], view["entries"]
+    head = json.dumps(view, separators=(",", ":"), ensure_ascii=False).encode()
+    return head[:-1] + b',"request":' + request.raw + b',"entries":[' + request.raw + b"]}"
 
 
 def thread_json(node: LineNode, thread: Thread, *, entries: list[Json] | None = None) -> Json:

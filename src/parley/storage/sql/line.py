@@ -371,10 +371,18 @@ class SqlLineRepository:
         *,
         now: datetime,
         delivered: Collection[str] = (),
+        done: Sequence[int] = (),
     ) -> list[bool]:
         if not entries:
             return []
-        return self._run(lambda tx: self._append_all(tx, entries, now, delivered))
+
+        def work(tx: _Tx) -> list[bool]:
+            fresh = self._append_all(tx, entries, now, delivered)
+            if done:
+                tx.run("delivered", (to_us(now), tx.seq(list(done))))
+            return fresh
+
+        return self._run(work)
 
     def _append_all(
         self,

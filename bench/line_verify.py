@@ -18,6 +18,7 @@ this process's CPU seconds (all its threads).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -156,6 +157,7 @@ def main() -> None:
             walls, cpus = [], []
             load = os.getloadavg()[0]
             for _ in range(args.repeats):
+                gc.collect()  # each run starts as `parley line verify` does: no garbage of the last one
                 wall, cpu, report = _timed(run)
                 assert report.ok, report.defect
                 walls.append(wall)

@@ -7,9 +7,6 @@ from typing import Annotated
 
 import typer
 
-from parley.config import Settings
-from parley.storage.sql import migrate
-
 app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 
 DatabaseUrl = Annotated[
@@ -23,6 +20,9 @@ def upgrade(
     database_url: DatabaseUrl = None, data_dir: DataDir = Path("var"), revision: str = "head"
 ) -> None:
     """Create or migrate the schema to REVISION (default: the latest)."""
+    from parley.config import Settings
+    from parley.storage.sql import migrate
+
     settings = Settings(database_url=database_url, data_dir=data_dir)
     migrate.upgrade(settings.effective_database_url, revision)
     typer.echo(f"database at {revision}", err=True)
@@ -31,6 +31,9 @@ def upgrade(
 @app.command()
 def downgrade(revision: str, database_url: DatabaseUrl = None, data_dir: DataDir = Path("var")) -> None:
     """Migrate the schema down to REVISION ("base" removes every table)."""
+    from parley.config import Settings
+    from parley.storage.sql import migrate
+
     settings = Settings(database_url=database_url, data_dir=data_dir)
     migrate.downgrade(settings.effective_database_url, revision)
     typer.echo(f"database at {revision}", err=True)

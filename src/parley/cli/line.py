@@ -513,9 +513,11 @@ def verify(
             }
         )
     else:
-        lines = list(report.lines())
-        for line in lines[-1:] if quiet else lines:
-            typer.echo(line)
+        if quiet:
+            typer.echo(report.outcome)
+        else:
+            sys.stdout.write("".join(f"{line}\n" for line in report.lines()))
+            sys.stdout.flush()
     if report.defect is not None:
         raise Failure(f"{transcript} fails verification: {report.defect}", REFUSED)
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvicorn
-from pydantic import ValidationError
 
-from parley.bootstrap import SETTINGS_ENV
-from parley.config import Settings, load_settings_file
-from parley.storage.sql import migrate
+if TYPE_CHECKING:  # imported where used: every `parley` command loads this module
+    from pydantic import ValidationError
+
+    from parley.config import Settings
 
 
 def serve(
@@ -56,6 +55,12 @@ def serve(
 ) -> None:
     """Run the DSS (ASTM F3548-21 /dss/v1 and /aux/v1) and the party nodes of the settings file
     (each under /parties/ID) until interrupted."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from parley.bootstrap import SETTINGS_ENV
+    from parley.config import Settings, load_settings_file
+
     values: dict[str, Any] = {}
     try:
         if config is not None:
@@ -114,6 +119,8 @@ def _describe_errors(exc: ValidationError) -> str:
 
 def _check_schema(url: str) -> None:
     """Refuse to serve a database that is not migrated to the latest schema."""
+    from parley.storage.sql import migrate
+
     try:
         current = migrate.current_revision(url)
     except Exception as error:  # any driver error: the database cannot be reached

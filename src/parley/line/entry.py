@@ -319,15 +319,17 @@ def _check_unsigned(obj: Mapping[str, Any]) -> _Checked:
 
 
 _ENCODE = msgspec.json.Encoder(order="sorted").encode
-_NUMBER_SIGNS = bytes.maketrans(b"123456789E]}", b"000000000e,,")
+_DIGITS_AND_E = bytes.maketrans(b"123456789E", b"000000000e")
+_CLOSERS = bytes.maketrans(b"]}", b",,")
 
 
 def _maybe_not_es(text: bytes) -> bool:
     """Whether msgspec's output ``text`` shows a number RFC 8785 may write otherwise: an integral
     float (``35.0``, ``-0.0``) or an exponent (``1e16``, ``1e-7``). Strings that merely contain
     such signs cost a closer look. (Substring searches: a regular expression took 5 µs here.)"""
-    signs = text.translate(_NUMBER_SIGNS)  # digits to 0, E to e, ] and } to a comma
-    return b"0e" in signs or b".0," in signs
+    if b".0," in text.translate(_CLOSERS):  # a float ending in .0 before , ] or }
+        return True
+    return b"0e" in text.translate(_DIGITS_AND_E)  # a digit before an exponent
 
 
 class _NotPlain(Exception):

@@ -101,7 +101,8 @@ def load_transcript(path: Path) -> object:
     60 MB). :class:`OSError` when it cannot be read, :class:`InvalidEntry` when it is not JSON."""
     data = path.read_bytes()
     try:
-        return msgspec.json.decode(data)
+        with _collector_paused():
+            return msgspec.json.decode(data)
     except msgspec.DecodeError as error:
         raise InvalidEntry(f"not a JSON document: {error}") from None
 
@@ -216,10 +217,14 @@ class Report:
     def lines(self) -> Iterator[str]:
         """The timeline, then the outcome."""
         yield from self.timeline
+        yield self.outcome
+
+    @property
+    def outcome(self) -> str:
+        """One line: ``OK: ...`` with the counts, or ``DEFECT: ...`` naming the entry."""
         if self.defect is None:
-            yield f"OK: {self.entries} entries, {len(self.threads)} requests, {len(self.open_threads)} still open"
-        else:
-            yield f"DEFECT: {self.defect}"
+            return f"OK: {self.entries} entries, {len(self.threads)} requests, {len(self.open_threads)} still open"
+        return f"DEFECT: {self.defect}"
 
 
 class _Defective(Exception):

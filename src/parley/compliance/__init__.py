@@ -1,0 +1,1 @@
+"""Verified compliance: zones, affected aircraft, exit routes."""

@@ -58,9 +58,9 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
     url = empty_database
-    assert migrate.head_revision() == "0003"
+    assert migrate.head_revision() == "0004"
     migrate.upgrade(url)
-    assert migrate.current_revision(url) == "0003"
+    assert migrate.current_revision(url) == "0004"
     assert _table_names(url) == SCHEMA_TABLES | {"alembic_version"}
     assert _schema_differences(url) == []
 
@@ -69,10 +69,10 @@ def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
     assert _table_names(url) - {"alembic_version"} == set()
 
     migrate.upgrade(url)
-    assert migrate.current_revision(url) == "0003"
+    assert migrate.current_revision(url) == "0004"
     assert _schema_differences(url) == []
     migrate.upgrade(url)  # already at head: a no-op
-    assert migrate.current_revision(url) == "0003"
+    assert migrate.current_revision(url) == "0004"
 
 
 def test_migrated_database_is_usable(empty_database: str) -> None:

@@ -16,6 +16,7 @@ from parley.line.lifecycle import (
     ANSWER_STEPS,
     ANSWERED,
     FINAL,
+    OBLIGATION_STEPS,
     OPEN,
     Event,
     Leg,
@@ -38,6 +39,12 @@ LEGS = {
     "delivered": Leg("BLUE", DEADLINE, Status.DELIVERED, delivered=True),
     "read": Leg("BLUE", DEADLINE, Status.READ, delivered=True, read=True),
     "accepted": Leg("BLUE", DEADLINE, Status.ACCEPTED, delivered=True, answer="a"),
+    "accepted, certified": Leg(
+        "BLUE", DEADLINE, Status.ACCEPTED, delivered=True, answer="a", certificate="c"
+    ),
+    "accepted, certificate failed": Leg(
+        "BLUE", DEADLINE, Status.ACCEPTED, delivered=True, answer="a", certificate="c", verdict="failed"
+    ),
     "declined": Leg("BLUE", DEADLINE, Status.DECLINED, delivered=True, answer="a"),
     "countered": Leg("BLUE", DEADLINE, Status.COUNTERED, delivered=True, answer="a"),
     "withdrawn": Leg("BLUE", DEADLINE, Status.WITHDRAWN, delivered=True),
@@ -64,6 +71,15 @@ for state in ("delivered", "read", "expired, delivered"):
     ALLOWED[state, Step.EXPIRE, R, "after"] = Status.EXPIRED
 for state in ("accepted", "declined", "countered"):
     ALLOWED[state, Step.EXPIRE, S, "after"] = Status(state)
+ACCEPTED = ("accepted", "accepted, certified", "accepted, certificate failed")
+for state in ACCEPTED:
+    ALLOWED[state, Step.EXPIRE, S, "after"] = Status.ACCEPTED
+for when in EITHER:  # an accepted obligation: certificate, verdict, alarms
+    for state in ACCEPTED:
+        ALLOWED[state, Step.ALARM, S, when] = ALLOWED[state, Step.ALARM, R, when] = Status.ACCEPTED
+    for state in ("accepted", "accepted, certificate failed"):
+        ALLOWED[state, Step.CERTIFY, R, when] = Status.ACCEPTED
+    ALLOWED["accepted, certified", Step.JUDGE, S, when] = Status.ACCEPTED
 
 CASES = list(itertools.product(LEGS, Step, Role, EITHER))
 
@@ -72,7 +88,7 @@ CASES = list(itertools.product(LEGS, Step, Role, EITHER))
 def test_every_transition(state: str, kind: Step, role: Role, when: str) -> None:
     leg = LEGS[state]
     time = BEFORE if when == "before" else AFTER
-    event = Event(kind, time, role, late=time > DEADLINE, entry="h")
+    event = Event(kind, time, role, late=time > DEADLINE, entry="h", certificate="c", outcome="verified")
     expected = ALLOWED.get((state, kind, role, when))
     if expected is None:
         with pytest.raises(TransitionRefused, match="BLUE: "):
@@ -82,6 +98,23 @@ def test_every_transition(state: str, kind: Step, role: Role, when: str) -> None
     assert after.status is expected
     if kind in ANSWERS:
         assert after.late is (when == "after") and after.answer == "h"
+    if kind is Step.CERTIFY:
+        assert (after.certificate, after.verdict) == ("h", None)
+    if kind is Step.JUDGE:
+        assert (after.certificate, after.verdict) == ("c", "verified")
+    if kind is Step.ALARM:
+        assert after.alarms == (*leg.alarms, "h")
+
+
+def test_a_verdict_judges_the_latest_certificate_once() -> None:
+    leg = step(LEGS["accepted"], Event(Step.CERTIFY, BEFORE, R, entry="c1"))
+    with pytest.raises(TransitionRefused, match="not its latest"):
+        step(leg, Event(Step.JUDGE, BEFORE, S, entry="v", certificate="c0", outcome="verified"))
+    leg = step(leg, Event(Step.JUDGE, BEFORE, S, entry="v", certificate="c1", outcome="failed"))
+    with pytest.raises(TransitionRefused, match="judged already"):
+        step(leg, Event(Step.JUDGE, BEFORE, S, entry="v2", certificate="c1", outcome="verified"))
+    leg = step(leg, Event(Step.CERTIFY, AFTER, R, entry="c2"))  # again, after the failed verdict
+    assert (leg.certificate, leg.verdict) == ("c2", None)
 
 
 @pytest.mark.parametrize("state", ["delivered", "read", "expired, delivered"])
@@ -127,7 +160,10 @@ class LegMachine(RuleBasedStateMachine):
         assert after.delivered >= before.delivered and after.read >= before.read
         assert after.expired_by >= before.expired_by
         if before.status in FINAL:
-            assert after.status is before.status and kind is Step.EXPIRE and role is S
+            assert after.status is before.status
+            assert (kind is Step.EXPIRE and role is S) or kind in OBLIGATION_STEPS
+        if kind in OBLIGATION_STEPS:
+            assert before.status is Status.ACCEPTED and after.status is Status.ACCEPTED
         if after.status in ANSWERED and before.status not in ANSWERED:
             assert kind in ANSWERS and role is R and after.late == (time > DEADLINE) and after.delivered
         if after.status is Status.WITHDRAWN:

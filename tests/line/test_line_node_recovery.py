@@ -166,11 +166,11 @@ class Peers:
         self.fail: BaseException | None = None
         self.calls = 0
 
-    async def deliver_texts(self, base_url: str, entries: list[str]) -> Any:
+    async def deliver_texts(self, base_url: str, entries: list[str], evidence: Any = None) -> Any:
         self.calls += 1
         if self.fail is not None:
             raise self.fail
-        receipts = await svc.receive(self.blue, "red", [json.loads(e) for e in entries])
+        receipts = await svc.receive(self.blue, "red", [json.loads(e) for e in entries], evidence=evidence)
         return {"receipts": [r.to_json() for r in receipts]}
 
 
@@ -236,8 +236,8 @@ def test_receipts_refused_for_good_do_not_hold_up_the_outbox(nodes: dict[str, sv
     peers = _flushing(nodes)
     _request(red)
 
-    async def forged(base_url: str, entries: list[str]) -> Any:
-        answer = await Peers.deliver_texts(peers, base_url, entries)
+    async def forged(base_url: str, entries: list[str], evidence: Any = None) -> Any:
+        answer = await Peers.deliver_texts(peers, base_url, entries, evidence)
         answer["receipts"][0]["sig"] = "A" * 86  # a receipt red must refuse
         return answer
 

@@ -4,7 +4,7 @@ scope ``parley.line``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -66,9 +66,16 @@ class LinePeerClient:
         )
         return answer
 
-    async def deliver_texts(self, base_url: str, entries: Sequence[str]) -> Any:
-        """:meth:`deliver` of entries given as JSON texts (as stored: sent without parsing them)."""
-        body = ('{"entries":[' + ",".join(entries) + "]}").encode()
+    async def deliver_texts(
+        self, base_url: str, entries: Sequence[str], evidence: Mapping[str, str] | None = None
+    ) -> Any:
+        """:meth:`deliver` of entries given as JSON texts (as stored: sent without parsing them),
+        with the evidence of some (by entry hash: JSON texts, the track samples a certificate or
+        an alarm commits to)."""
+        extra = ""
+        if evidence:
+            extra = ',"evidence":{' + ",".join(f'"{h}":{text}' for h, text in evidence.items()) + "}"
+        body = ('{"entries":[' + ",".join(entries) + "]" + extra + "}").encode()
         _, answer = await self.utm.call(
             "POST", f"{base_url.rstrip('/')}/line/v1/entries", [LINE_SCOPE], content=body, ok=(200,)
         )

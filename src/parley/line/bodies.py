@@ -14,6 +14,13 @@ decline  ``reason``, optional ``late``
 counter  ``volume`` and/or ``window``, optional ``reason``, optional ``late``
 withdraw optional ``reason``
 expired  ``recipient`` (whose answer is missing)
+certificate  the clearance certificate (:mod:`parley.compliance.certificate`)
+verdict  ``recipient`` (whose certificate), ``certificate`` (its hash), ``outcome`` (verified |
+         verified_with_own_surveillance | failed), ``reasons`` (required when failed), optional
+         ``agreement`` {``matched``, ``total``, ``max_difference_m``} (the cross-check with the
+         requester's own surveillance)
+alarm    ``recipient`` (the obligor), ``type`` (overdue | violation), ``aircraft`` (ids), ``observed_at``,
+         optional ``reason``, optional ``evidence`` {``commitment``, ``samples``}
 ======== ====================================================================================
 
 ``late`` is either absent or ``true``: an answer signed after the request's deadline carries it.
@@ -35,7 +42,7 @@ from typing import Any
 
 from parley.line.errors import InvalidEntry
 from parley.line.keys import KEY_ID_PREFIX
-from parley.line.shapes import check_route, check_volume, check_window, members
+from parley.line.shapes import check_route, check_volume, check_window, members, number
 from parley.line.times import parse_time
 
 #: Longest subject, in characters.
@@ -180,6 +187,71 @@ def _withdraw(body: dict[str, Any]) -> int:
     return 0
 
 
+#: Outcomes of a verdict on a certificate.
+VERDICTS = ("verified", "verified_with_own_surveillance", "failed")
+#: Types of alarm.
+ALARMS = ("overdue", "violation")
+#: Most reasons in a verdict, aircraft named by an alarm.
+MAX_ITEMS = 100
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _certificate(body: dict[str, Any]) -> int:
+    from parley.compliance.certificate import check_certificate_body
+
+    return check_certificate_body(body)
+
+
+def _verdict(body: dict[str, Any]) -> int:
+    members(body, "body", {"recipient", "certificate", "outcome"}, {"reasons", "agreement"})
+    party_id(body["recipient"], "body.recipient")
+    if not isinstance(body["certificate"], str) or not _DIGEST.fullmatch(body["certificate"]):
+        raise InvalidEntry("body.certificate: expected the hash of the certificate entry")
+    if body["outcome"] not in VERDICTS:
+        raise InvalidEntry(f"body.outcome: expected one of {', '.join(VERDICTS)}")
+    reasons = body.get("reasons", [])
+    if not isinstance(reasons, list) or len(reasons) > MAX_ITEMS:
+        raise InvalidEntry(f"body.reasons: expected a list of at most {MAX_ITEMS} texts")
+    for i, reason in enumerate(reasons):
+        text(reason, f"body.reasons[{i}]", MAX_REASON)
+    if body["outcome"] == "failed" and not reasons:
+        raise InvalidEntry("body.reasons: a failed verdict says why")
+    if "agreement" in body:
+        agreement = members(body["agreement"], "body.agreement", {"matched", "total"}, {"max_difference_m"})
+        for name in ("matched", "total"):
+            value = agreement[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidEntry(f"body.agreement.{name}: expected a count")
+        if agreement["matched"] > agreement["total"]:
+            raise InvalidEntry("body.agreement: more matched than there are")
+        if "max_difference_m" in agreement:
+            number(agreement["max_difference_m"], "body.agreement.max_difference_m")
+    return 0
+
+
+def _alarm(body: dict[str, Any]) -> int:
+    members(body, "body", {"recipient", "type", "aircraft", "observed_at"}, {"reason", "evidence"})
+    party_id(body["recipient"], "body.recipient")
+    if body["type"] not in ALARMS:
+        raise InvalidEntry(f"body.type: expected one of {', '.join(ALARMS)}")
+    aircraft = body["aircraft"]
+    if not isinstance(aircraft, list) or not 1 <= len(aircraft) <= MAX_ITEMS:
+        raise InvalidEntry(f"body.aircraft: expected a list of 1 to {MAX_ITEMS} aircraft ids")
+    for i, name in enumerate(aircraft):
+        text(name, f"body.aircraft[{i}]", 100)
+    parse_time(body["observed_at"], "body.observed_at")
+    if "reason" in body:
+        text(body["reason"], "body.reason", MAX_REASON)
+    if "evidence" in body:
+        evidence = members(body["evidence"], "body.evidence", {"commitment", "samples"})
+        if not isinstance(evidence["commitment"], str) or not _DIGEST.fullmatch(evidence["commitment"]):
+            raise InvalidEntry("body.evidence.commitment: expected 'sha256:' and 64 lowercase hex digits")
+        count = evidence["samples"]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise InvalidEntry("body.evidence.samples: expected a positive count")
+    return 0
+
+
 def _expired(body: dict[str, Any]) -> int:
     members(body, "body", {"recipient"})
     party_id(body["recipient"], "body.recipient")
@@ -196,6 +268,9 @@ _CHECKS: dict[str, Callable[[dict[str, Any]], int]] = {
     "counter": _counter,
     "withdraw": _withdraw,
     "expired": _expired,
+    "certificate": _certificate,
+    "verdict": _verdict,
+    "alarm": _alarm,
 }
 
 

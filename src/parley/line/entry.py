@@ -8,7 +8,8 @@ An entry is a JSON object with exactly these members (RFC 8785 canonical form wh
 ``seq``    position in the author's own chain, 1, 2, 3, ...
 ``prev``   the hash of the author's entry ``seq - 1``; ``null`` for ``seq`` 1
 ``at``     when the author signed it (its own clock), ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
-``kind``   key | request | delivered | read | accept | decline | counter | withdraw | expired
+``kind``   key | request | delivered | read | accept | decline | counter | withdraw | expired |
+           certificate | verdict | alarm
 ``thread`` the request's id (a lowercase UUID), carried by every entry of its thread; ``null`` for keys
 ``answers`` the hash of the request entry this entry belongs to; ``null`` for requests and keys
 ``to``     the recipients' party ids (requests only; ``[]`` otherwise)
@@ -85,6 +86,12 @@ class Kind(StrEnum):
     COUNTER = "counter"
     WITHDRAW = "withdraw"
     EXPIRED = "expired"
+    #: The obligor's proof that its aircraft left (or stayed out of) an accepted vacate/hold_clear.
+    CERTIFICATE = "certificate"
+    #: The requester's check of a certificate.
+    VERDICT = "verdict"
+    #: An accepted obligation not kept: overdue at the deadline, or a re-entry during a hold.
+    ALARM = "alarm"
 
 
 #: Kinds written by a request's recipients, and the answers among them.

@@ -31,6 +31,15 @@ Transitions (anything else raises :class:`~parley.line.errors.TransitionRefused`
 
 Accepted, declined, countered and withdrawn are final; expired is final unless a late answer comes.
 
+An accepted ``vacate`` or ``hold_clear`` is an obligation, and its leg takes three more steps:
+
+- ``certify`` (recipient, a ``certificate`` entry): the clearance certificate; once, or again after a
+  failed verdict;
+- ``judge`` (sender, a ``verdict`` entry naming the recipient and the certificate): verified, verified
+  with the requester's own surveillance, or failed (with reasons); once per certificate;
+- ``alarm`` (either side, an ``alarm`` entry naming the recipient): overdue at the deadline, or a
+  re-entry during a hold; any number of times.
+
 >>> from datetime import datetime, timedelta, timezone
 >>> deadline = datetime(2017, 5, 3, 6, 30, tzinfo=timezone.utc)
 >>> leg = Leg("BLUE", deadline)
@@ -79,6 +88,9 @@ class Step(StrEnum):
     COUNTER = "counter"
     WITHDRAW = "withdraw"
     EXPIRE = "expire"
+    CERTIFY = "certify"
+    JUDGE = "judge"
+    ALARM = "alarm"
 
 
 class Role(StrEnum):
@@ -99,7 +111,12 @@ STEP_OF_KIND = {
     Kind.COUNTER: Step.COUNTER,
     Kind.WITHDRAW: Step.WITHDRAW,
     Kind.EXPIRED: Step.EXPIRE,
+    Kind.CERTIFICATE: Step.CERTIFY,
+    Kind.VERDICT: Step.JUDGE,
+    Kind.ALARM: Step.ALARM,
 }
+#: Steps of an accepted obligation (vacate, hold_clear) only.
+OBLIGATION_STEPS = frozenset({Step.CERTIFY, Step.JUDGE, Step.ALARM})
 
 
 @hot_value()
@@ -114,6 +131,9 @@ class Event:
     entry: str | None = None
     #: An acceptance's conditions.
     conditions: str | None = None
+    #: A verdict's certificate (its hash) and outcome.
+    certificate: str | None = None
+    outcome: str | None = None
 
 
 @hot_value()
@@ -133,6 +153,11 @@ class Leg:
     expired_by: frozenset[Role] = frozenset()
     #: An acceptance's conditions.
     conditions: str | None = None
+    #: An accepted obligation's latest clearance certificate (its hash), the requester's verdict
+    #: on it (verified, verified_with_own_surveillance, failed), and the alarms raised (hashes).
+    certificate: str | None = None
+    verdict: str | None = None
+    alarms: tuple[str, ...] = ()
 
     @property
     def final(self) -> bool:
@@ -151,7 +176,8 @@ def _moved(
     conditions: str | None = None,
 ) -> Leg:
     """``leg`` with the given fields changed (``dataclasses.replace`` without its generic cost: the
-    transcript verifier moves tens of thousands of legs)."""
+    transcript verifier moves tens of thousands of legs). A certificate, verdict or alarm moves
+    the leg with :func:`_obligation_step`."""
     return Leg(
         leg.recipient,
         leg.deadline,
@@ -162,6 +188,9 @@ def _moved(
         leg.answer if answer is None else answer,
         leg.expired_by if expired_by is None else expired_by,
         leg.conditions if conditions is None else conditions,
+        leg.certificate,
+        leg.verdict,
+        leg.alarms,
     )
 
 
@@ -176,6 +205,8 @@ _RECIPIENT_STEPS = frozenset({Step.DELIVER, Step.READ, *ANSWER_STEPS})
 def step(leg: Leg, event: Event) -> Leg:
     """The leg after ``event``; :class:`TransitionRefused` (the leg unchanged) when not allowed."""
     kind, status = event.step, leg.status
+    if kind in OBLIGATION_STEPS:
+        return _obligation_step(leg, event)
     recipient_step = kind in _RECIPIENT_STEPS
     if recipient_step and event.by is not Role.RECIPIENT:
         raise _refuse(leg, event, "only the recipient may take this step")
@@ -210,6 +241,9 @@ def step(leg: Leg, event: Event) -> Leg:
             event.entry,
             leg.expired_by,
             event.conditions,
+            leg.certificate,
+            leg.verdict,
+            leg.alarms,
         )
     if kind is Step.WITHDRAW:
         if status in OPEN:
@@ -230,6 +264,39 @@ def step(leg: Leg, event: Event) -> Leg:
     raise _refuse(leg, event, f"not allowed when {status.value}")
 
 
+def _obligation_step(leg: Leg, event: Event) -> Leg:
+    """A certificate (the recipient), a verdict (the sender) or an alarm (either) on an accepted
+    obligation. A certificate is given once, or again after a failed verdict; a verdict judges the
+    latest certificate, once; alarms may be raised any number of times."""
+    kind = event.step
+    if leg.status is not Status.ACCEPTED:
+        raise _refuse(leg, event, f"not allowed when {leg.status.value} (only on an accepted obligation)")
+    if kind is Step.CERTIFY:
+        if event.by is not Role.RECIPIENT:
+            raise _refuse(leg, event, "only the obligor certifies")
+        if leg.certificate is not None and leg.verdict != "failed":
+            raise _refuse(leg, event, "certified already (again only after a failed verdict)")
+        return Leg(
+            leg.recipient, leg.deadline, leg.status, leg.late, leg.delivered, leg.read, leg.answer,
+            leg.expired_by, leg.conditions, event.entry, None, leg.alarms,
+        )  # fmt: skip
+    if kind is Step.JUDGE:
+        if event.by is not Role.SENDER:
+            raise _refuse(leg, event, "only the requester judges a certificate")
+        if leg.certificate is None or event.certificate != leg.certificate:
+            raise _refuse(leg, event, "judges no certificate of this leg (or not its latest)")
+        if leg.verdict is not None:
+            raise _refuse(leg, event, "the certificate is judged already")
+        return Leg(
+            leg.recipient, leg.deadline, leg.status, leg.late, leg.delivered, leg.read, leg.answer,
+            leg.expired_by, leg.conditions, leg.certificate, event.outcome, leg.alarms,
+        )  # fmt: skip
+    return Leg(
+        leg.recipient, leg.deadline, leg.status, leg.late, leg.delivered, leg.read, leg.answer,
+        leg.expired_by, leg.conditions, leg.certificate, leg.verdict, (*leg.alarms, event.entry or ""),
+    )  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Obligation:
     """An accepted ``vacate`` or ``hold_clear``: ``obligor`` undertook to keep its aircraft out of
@@ -244,6 +311,10 @@ class Obligation:
     volume: Mapping[str, Any]
     conditions: str | None
     late: bool
+    #: The latest clearance certificate (hash), the requester's verdict on it, the alarms raised.
+    certificate: str | None = None
+    verdict: str | None = None
+    alarms: tuple[str, ...] = ()
 
 
 @hot_value()
@@ -294,11 +365,15 @@ class Thread:
             role = Role.RECIPIENT
         else:
             raise TransitionRefused(f"{entry.short}: party: {entry.party} is not a party to thread {self.id}")
-        if kind is Step.EXPIRE:
+        if kind in OBLIGATION_STEPS and self.type not in OBLIGATING:
+            raise TransitionRefused(
+                f"{entry.short}: kind: a {self.type.value} request makes no obligation to {entry.kind.value}"
+            )
+        if kind is Step.EXPIRE or kind is Step.JUDGE or kind is Step.ALARM:
             recipient = entry.body["recipient"]
             if recipient not in self.legs or (role is Role.RECIPIENT and recipient != entry.party):
                 raise TransitionRefused(
-                    f"{entry.short}: body.recipient: {recipient} cannot be expired by {entry.party}"
+                    f"{entry.short}: body.recipient: {recipient} cannot be named by {entry.party} here"
                 )
         elif role is Role.RECIPIENT:
             recipient = entry.party
@@ -311,6 +386,8 @@ class Thread:
             late=entry.late,
             entry=entry.hash,
             conditions=entry.body.get("conditions"),
+            certificate=entry.body.get("certificate") if kind is Step.JUDGE else None,
+            outcome=entry.body.get("outcome") if kind is Step.JUDGE else None,
         )
 
     def apply(self, entry: Entry) -> Thread:
@@ -357,4 +434,7 @@ def obligation(thread: Thread, recipient: str) -> Obligation | None:
         volume=body["volume"],
         conditions=leg.conditions,
         late=leg.late,
+        certificate=leg.certificate,
+        verdict=leg.verdict,
+        alarms=leg.alarms,
     )

@@ -61,6 +61,8 @@ from parley.line.witness import Countersignature
 
 FORMAT = "parley-line-transcript/1"
 TOP = ("format", "party", "exported_at", "keys", "entries", "witness")
+#: Members a transcript may also have.
+OPTIONAL_TOP = ("evidence",)
 
 #: One parsed entry and whether its signature verifies with the key it names, or the parse error.
 Parsed = tuple[Entry, bool] | str
@@ -73,9 +75,11 @@ def export(
     exported_at: str | datetime,
     entries: Iterable[Entry],
     witness: Iterable[Countersignature] = (),
+    evidence: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The transcript of ``party``: key entries go under ``keys``, the others keep their order
-    except where :func:`causal_order` must move them (a peer's entries received out of order)."""
+    except where :func:`causal_order` must move them (a peer's entries received out of order);
+    ``evidence``: what certificates and alarms commit to (their track samples), by entry hash."""
     keys: dict[str, list[dict[str, Any]]] = {}
     others: list[Entry] = []
     for entry in entries:
@@ -93,6 +97,7 @@ def export(
         "keys": keys,
         "entries": rest,
         "witness": [w.to_json() for w in witness],
+        **({"evidence": dict(evidence)} if evidence else {}),
     }
 
 
@@ -308,6 +313,15 @@ def _summary(entry: Entry, request: Entry | None) -> str:
         what += f" with conditions {body['conditions']!r}"
     elif kind is Kind.EXPIRED:
         what += f" — no answer from {body['recipient']}"
+    elif kind is Kind.CERTIFICATE:
+        aircraft = body.get("aircraft", [])
+        what += f": {len(aircraft)} aircraft clear at {body.get('clear_at')}"
+    elif kind is Kind.VERDICT:
+        what += f" on {body['recipient']}'s certificate: {body['outcome']}"
+        if body.get("reasons"):
+            what += f" ({'; '.join(body['reasons'][:3])})"
+    elif kind is Kind.ALARM:
+        what += f" {body['type']}: {', '.join(body['aircraft'])} ({body['recipient']})"
     if request is None:
         return what
     return f"{what} {request.body['type']} {request.party}#{request.seq}"
@@ -551,7 +565,7 @@ def verify_transcript(
 def _verify(doc: object, *, trusted_witness_keys: Iterable[str] | None, chunk: int) -> Report:
     trusted = frozenset(trusted_witness_keys) if trusted_witness_keys is not None else None
     try:
-        top = members(doc, "transcript", set(TOP))
+        top = members(doc, "transcript", set(TOP), set(OPTIONAL_TOP))
         if top["format"] != FORMAT:
             raise InvalidEntry(f"format: expected {FORMAT!r}")
         if not isinstance(top["party"], str):

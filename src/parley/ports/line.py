@@ -5,7 +5,7 @@ the witnessed chain heads and the forks found. Every method is one transaction."
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -103,11 +103,29 @@ class LineRepository(Protocol):
         now: datetime,
         delivered: Collection[str] = (),
         done: Sequence[int] = (),
+        evidence: Mapping[str, str] | None = None,
     ) -> list[bool]:
         """:meth:`append` each ``(entry, deliver_to)`` in order, all in one transaction: whether each
         was new. On :class:`ForkDetected` nothing is stored. The outbox rows of the entries whose
         hashes are in ``delivered`` are written delivered already (they go back in an HTTP answer);
-        the outbox rows ``done`` (their ``seq``) are marked delivered in the same transaction."""
+        the outbox rows ``done`` (their ``seq``) are marked delivered in the same transaction; and
+        the ``evidence`` of entries (by hash: JSON text, the track samples a certificate or an
+        alarm commits to) is kept with them (once)."""
+        ...
+
+    def evidence(self, holder: str, hashes: Sequence[str]) -> dict[str, str]:
+        """The evidence the holder keeps for these entries, by hash (JSON text)."""
+        ...
+
+    # -- an obligor's watches of its accepted obligations -------------------------------------------
+    def save_watch(self, holder: str, thread: str, state: str, *, active: bool, now: datetime) -> None:
+        """Keep a watch's state (JSON text), inactive once it has nothing left to watch."""
+        ...
+
+    def watch(self, holder: str, thread: str) -> tuple[str, bool] | None: ...
+
+    def active_watches(self, holder: str) -> list[tuple[str, str]]:
+        """``(thread, state)`` of the holder's active watches."""
         ...
 
     def get(self, holder: str, entry_hash: str) -> StoredEntry | None: ...

@@ -62,7 +62,12 @@ class RequestIn(BaseModel):
 
 
 async def _deliver(line: svc.LineNode, peer: Principal, body: dict[str, Any]) -> bytes:
-    receipts = await svc.receive(line, peer.sub, body.get("entries"))  # type: ignore[arg-type]
+    receipts = await svc.receive(
+        line,
+        peer.sub,
+        body.get("entries"),  # type: ignore[arg-type]
+        evidence=body.get("evidence"),
+    )
     return b'{"receipts":[' + b",".join(r.raw for r in receipts) + b"]}"
 
 

@@ -24,7 +24,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,7 +36,7 @@ from parley.domain.errors import InvalidInput, NotFound, ParleyError, Permission
 from parley.line.bodies import party_id
 from parley.line.chain import ChainHead, genesis, rotate
 from parley.line.chain import append as chain_append
-from parley.line.entry import Entry, Kind, verify_entry
+from parley.line.entry import DIGEST, Entry, Kind, verify_entry
 from parley.line.errors import ForkDetected, InvalidEntry, LineError, TransitionRefused
 from parley.line.keys import PartyKey
 from parley.line.lifecycle import Leg, Role, Status, Thread
@@ -64,6 +64,18 @@ _ANSWERS = (Kind.ACCEPT, Kind.DECLINE, Kind.COUNTER)
 
 #: Tries to append to the node's own chain while other processes of the node append too.
 APPEND_ATTEMPTS = 200
+#: Kinds whose entries travel with evidence (the track samples they commit to).
+EVIDENCED = frozenset({Kind.CERTIFICATE, Kind.ALARM})
+#: Their kinds as written in an entry's canonical text.
+_EVIDENCED_TEXT = tuple(f'"kind":"{k.value}"' for k in EVIDENCED)
+
+
+def _evidenced(text: str) -> bool:
+    return any(marker in text for marker in _EVIDENCED_TEXT)
+
+
+#: Most bytes of evidence accepted with one entry.
+MAX_EVIDENCE_BYTES = 4 * 1024 * 1024
 #: Entries a node keeps parsed in memory (see :meth:`LineNode.entry`).
 PARSED_CACHE = 20_000
 
@@ -609,7 +621,12 @@ async def trusted_key(node: LineNode, party: str, key_id: str, seq: int) -> None
 
 
 async def receive(
-    node: LineNode, sender: str, entries: list[Any], *, done: Sequence[OutboxItem] = ()
+    node: LineNode,
+    sender: str,
+    entries: list[Any],
+    *,
+    done: Sequence[OutboxItem] = (),
+    evidence: object = None,
 ) -> list[Entry]:
     """Entries from ``sender`` (their author): verify, check they concern this party and fit their
     thread, store; answer each request with a signed receipt, or the receipt signed already (a
@@ -622,9 +639,12 @@ async def receive(
     defect is raised.
 
     ``done``: this node's deliveries the entries answer (receipts in the answer to a delivery),
-    marked delivered with the last run when every entry is taken, else left as they are."""
+    marked delivered with the last run when every entry is taken, else left as they are.
+    ``evidence``: what certificates and alarms among the entries commit to, by entry hash (kept with
+    them; checked against their commitments by whoever relies on them)."""
     if not isinstance(entries, list) or not entries or len(entries) > BATCH:
         raise InvalidInput(f"entries: a list of 1 to {BATCH} entries is expected")
+    texts = _evidence_texts(evidence)
     parsed: list[Entry] = []
     defect: Exception | None = None  # raised once the entries before it are stored
     for i, raw in enumerate(entries):
@@ -655,7 +675,12 @@ async def receive(
             last = defect is None and end == len(checked) and end == len(entries)
             async with node._lock:
                 stored, answered, failure, took = await _store_run(
-                    node, checked[start:end], offset=start, held=held, done=done if last else ()
+                    node,
+                    checked[start:end],
+                    offset=start,
+                    held=held,
+                    done=done if last else (),
+                    evidence=texts,
                 )
             marked = marked or took
             for entry in stored:
@@ -691,8 +716,35 @@ def _runs(entries: Sequence[Entry]) -> list[tuple[int, int]]:
     return runs
 
 
+def _evidence_texts(evidence: object) -> dict[str, str]:
+    """Delivered evidence as JSON texts by entry hash; :class:`InvalidInput` when malformed."""
+    if evidence is None:
+        return {}
+    if not isinstance(evidence, dict) or len(evidence) > BATCH:
+        raise InvalidInput(
+            f"evidence: an object of at most {BATCH} members (entry hash: samples) is expected"
+        )
+    texts: dict[str, str] = {}
+    for digest_, value in evidence.items():
+        if not isinstance(digest_, str) or not DIGEST.fullmatch(digest_):
+            raise InvalidInput("evidence: members are named by entry hashes ('sha256:...')")
+        if not isinstance(value, dict):
+            raise InvalidInput(f"evidence.{digest_[:15]}: expected an object (samples by aircraft)")
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        if len(text) > MAX_EVIDENCE_BYTES:
+            raise InvalidInput(f"evidence.{digest_[:15]}: larger than {MAX_EVIDENCE_BYTES} bytes")
+        texts[digest_] = text
+    return texts
+
+
 async def _store_run(
-    node: LineNode, run: list[Entry], *, offset: int, held: set[str], done: Sequence[OutboxItem] = ()
+    node: LineNode,
+    run: list[Entry],
+    *,
+    offset: int,
+    held: set[str],
+    done: Sequence[OutboxItem] = (),
+    evidence: Mapping[str, str] | None = None,
 ) -> tuple[list[Entry], list[Entry], Exception | None, bool]:
     """Under the node's lock: check ``run`` (entries of distinct threads; ``offset``: the first one's
     index in the delivery) against what the node holds, sign the receipts of its requests and store
@@ -787,7 +839,9 @@ async def _store_run(
         mark = [d.seq for d in done] if error is None else []
         try:
             # The receipts go back in the answer to this delivery: their outbox rows are delivered.
-            fresh = node.repo.append_all(items, now=node.now(), delivered={r.hash for r in signed}, done=mark)
+            fresh = node.repo.append_all(
+                items, now=node.now(), delivered={r.hash for r in signed}, done=mark, evidence=evidence
+            )
         except ForkDetected as fork:
             position = (getattr(fork, "author", None), getattr(fork, "seq", None))
             if any((r.party, r.seq) == position for r in signed):
@@ -840,7 +894,9 @@ async def flush(node: LineNode) -> int:
             batch = [item for item, _ in chunk]
             try:
                 url = await address_of(node, recipient)
-                answer_ = await node.peers.deliver_texts(url, [text for _, text in chunk])
+                proving = [item.hash for item, text in chunk if _evidenced(text)]
+                evidence = node.repo.evidence(node.party, proving) if proving else None
+                answer_ = await node.peers.deliver_texts(url, [text for _, text in chunk], evidence)
                 returned = answer_.get("receipts", []) if isinstance(answer_, dict) else []
                 if returned:
                     try:
@@ -925,7 +981,9 @@ def export(node: LineNode) -> Json:
 
     entries = [node.entry(e) for e in node.repo.entries(node.party)]
     marks = [Countersignature.from_json(w.countersignature) for w in node.repo.witnessed(node.party)]
-    return make_transcript(node.party, node.now(), entries, marks)
+    proving = [e.hash for e in entries if e.kind in EVIDENCED]
+    evidence = {h: json.loads(text) for h, text in node.repo.evidence(node.party, proving).items()}
+    return make_transcript(node.party, node.now(), entries, marks, evidence)
 
 
 def sent_json(node: LineNode, request: Entry) -> Json:

@@ -28,7 +28,7 @@ import json
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -148,6 +148,15 @@ _SQL: dict[str, str] = {
         "ORDER BY seq"
     ),
     "forks": "SELECT party, seq, head, other_head, reported_us FROM line_forks ORDER BY id",
+    "evidence_held": "SELECT hash FROM line_evidence WHERE holder = ? AND hash IN_LIST",
+    "evidence_insert": "INSERT INTO line_evidence (holder, hash, evidence) VALUES (?, ?, ?)",
+    "evidence": "SELECT hash, evidence FROM line_evidence WHERE holder = ? AND hash IN_LIST",
+    "watch": "SELECT state, active FROM line_watches WHERE holder = ? AND thread = ?",
+    "watch_update": "UPDATE line_watches SET state = ?, active = ?, updated_us = ? WHERE holder = ? AND thread = ?",
+    "watch_insert": (
+        "INSERT INTO line_watches (state, active, updated_us, holder, thread) VALUES (?, ?, ?, ?, ?)"
+    ),
+    "watches_active": "SELECT thread, state FROM line_watches WHERE holder = ? AND active = ? ORDER BY thread",
 }
 
 
@@ -372,6 +381,7 @@ class SqlLineRepository:
         now: datetime,
         delivered: Collection[str] = (),
         done: Sequence[int] = (),
+        evidence: Mapping[str, str] | None = None,
     ) -> list[bool]:
         if not entries:
             return []
@@ -380,6 +390,16 @@ class SqlLineRepository:
             fresh = self._append_all(tx, entries, now, delivered)
             if done:
                 tx.run("delivered", (to_us(now), tx.seq(list(done))))
+            if evidence:
+                holders = {e.holder for e, _ in entries}
+                for holder in holders:
+                    wanted = {e.hash for e, _ in entries if e.holder == holder and e.hash in evidence}
+                    if not wanted:
+                        continue
+                    held = {r[0] for r in tx.rows("evidence_held", (holder, tx.seq(sorted(wanted))))}
+                    rows = [(holder, h, evidence[h]) for h in sorted(wanted - held)]
+                    if rows:
+                        tx.many("evidence_insert", rows)
             return fresh
 
         return self._run(work)
@@ -495,6 +515,31 @@ class SqlLineRepository:
 
     def count(self, holder: str) -> int:
         return int(self._run(lambda tx: tx.one("count", (holder,))[0], readonly=True))
+
+    def evidence(self, holder: str, hashes: Sequence[str]) -> dict[str, str]:
+        if not hashes:
+            return {}
+        rows = self._run(lambda tx: tx.rows("evidence", (holder, tx.seq(sorted(set(hashes))))), readonly=True)
+        return {r[0]: r[1] for r in rows}
+
+    # -- watches -------------------------------------------------------------------------------------
+
+    def save_watch(self, holder: str, thread: str, state: str, *, active: bool, now: datetime) -> None:
+        values = (state, active, to_us(now), holder, thread)
+
+        def work(tx: _Tx) -> None:
+            if tx.run("watch_update", values) == 0:
+                tx.run("watch_insert", values)
+
+        self._retry_unique(work)
+
+    def watch(self, holder: str, thread: str) -> tuple[str, bool] | None:
+        row = self._run(lambda tx: tx.one("watch", (holder, thread)), readonly=True)
+        return (row[0], bool(row[1])) if row is not None else None
+
+    def active_watches(self, holder: str) -> list[tuple[str, str]]:
+        rows = self._run(lambda tx: tx.rows("watches_active", (holder, True)), readonly=True)
+        return [(r[0], r[1]) for r in rows]
 
     # -- outbox --------------------------------------------------------------------------------------
 

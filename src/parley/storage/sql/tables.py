@@ -270,6 +270,74 @@ line_forks = sa.Table(
     sa.Column("reported_us", sa.BigInteger(), nullable=False),
 )
 
+line_evidence = sa.Table(
+    "line_evidence",
+    metadata,
+    sa.Column("holder", sa.String(PARTY_LENGTH), primary_key=True),
+    sa.Column("hash", sa.String(DIGEST_LENGTH), primary_key=True),
+    #: JSON: the track samples a certificate or an alarm commits to, by aircraft.
+    sa.Column("evidence", sa.Text(), nullable=False),
+)
+
+line_watches = sa.Table(
+    "line_watches",
+    metadata,
+    sa.Column("holder", sa.String(PARTY_LENGTH), primary_key=True),
+    _id("thread", primary_key=True),
+    #: JSON: the watch's state (parley.compliance.watch), resumed after a restart.
+    sa.Column("state", sa.Text(), nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False),
+    sa.Column("updated_us", sa.BigInteger(), nullable=False),
+    sa.Index("ix_line_watches_holder_active", "holder", "active"),
+)
+
+party_surveillance = sa.Table(
+    "party_surveillance",
+    metadata,
+    sa.Column(
+        "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("party_id", sa.String(PARTY_LENGTH), nullable=False),
+    #: The feed (a radar, a partner's picture...) and its own id of the track.
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("track_id", sa.String(64), nullable=False),
+    sa.Column("t_us", sa.BigInteger(), nullable=False),
+    sa.Column("lat", sa.Float(), nullable=False),
+    sa.Column("lng", sa.Float(), nullable=False),
+    sa.Column("alt_m", sa.Float(), nullable=False),
+    sa.Index("ix_party_surveillance_party_id_t_us", "party_id", "t_us"),
+)
+
+line_protected = sa.Table(
+    "line_protected",
+    metadata,
+    _id("id", primary_key=True),
+    sa.Column("notifier", sa.String(PARTY_LENGTH), nullable=False),
+    #: JSON: the notice members that say what is protected (geometry, ``protected``).
+    sa.Column("body", sa.Text(), nullable=False),
+    #: JSON: the parties that may check against it (and do not see it).
+    sa.Column("check_only", sa.Text(), nullable=False),
+    sa.Column("start_us", sa.BigInteger(), nullable=False),
+    sa.Column("end_us", sa.BigInteger(), nullable=False),
+    sa.Column("registered_us", sa.BigInteger(), nullable=False),
+    sa.Index("ix_line_protected_end_us", "end_us"),
+)
+
+line_disclosures = sa.Table(
+    "line_disclosures",
+    metadata,
+    sa.Column(
+        "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    _id("protected_id"),
+    sa.Column("party", sa.String(PARTY_LENGTH), nullable=False),
+    #: exact (a notice with the geometry was delivered) | check (a check against it was made)
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("at_us", sa.BigInteger(), nullable=False),
+    sa.Column("detail", sa.Text(), nullable=False),
+    sa.Index("ix_line_disclosures_protected_id_at_us", "protected_id", "at_us"),
+)
+
 #: Every table, parents before children (the order to create; reverse it to drop).
 ALL_TABLES: tuple[sa.Table, ...] = (
     operational_intents,
@@ -290,4 +358,9 @@ ALL_TABLES: tuple[sa.Table, ...] = (
     line_registry,
     line_witness,
     line_forks,
+    line_evidence,
+    line_watches,
+    party_surveillance,
+    line_protected,
+    line_disclosures,
 )

@@ -17,6 +17,7 @@ from parley.api.auth import KeySet, TokenVerifier
 from parley.api.fast import FastRoutes
 from parley.api.line import directory as line_directory_api
 from parley.api.line import node as line_node_api
+from parley.api.line import protection as protection_api
 from parley.api.party.app import create_party_app, housekeeping
 from parley.clients.dss import DssClient
 from parley.clients.http import AiohttpSession, HttpSession, HttpxSession
@@ -32,8 +33,11 @@ from parley.services.context import DssContext
 from parley.services.line import node as line
 from parley.services.line.directory import Directory
 from parley.services.party.node import PartyNode
+from parley.services.protection.desk import ProtectionDesk
+from parley.services.protection.shared import SharedProtection
 from parley.storage.sql.line import SqlLineRepository
 from parley.storage.sql.party import SqlPartyRepository
+from parley.storage.sql.protection import SqlProtectionRegistry
 from parley.storage.sql.uow import SqlStore
 from parley.strategic import CheckPolicy
 
@@ -142,6 +146,8 @@ def build_server(
             clock=clock or SystemClock(),
         )
         root.include_router(line_directory_api.router)
+        root.state.protection_shared = SharedProtection(SqlProtectionRegistry(store), clock or SystemClock())
+        root.include_router(protection_api.shared_router)
     else:
         root = FastAPI(title="Parley", version=__version__)
         root.add_middleware(BodyLimit)
@@ -159,10 +165,14 @@ def build_server(
         app = create_party_app(node, verifier)
         app.state.line = lines[party_id]
         app.include_router(line_node_api.router)
+        app.state.protection = ProtectionDesk(lines[party_id], store)
+        app.include_router(protection_api.node_router)
         root.mount(f"/parties/{party_id}", app)  # for the schema and url_for; requests take the fast path
         party_apps[party_id] = BodyLimit(app)
         fast[party_id] = FastRoutes(
-            line_node_api.fast_routes(lines[party_id], node), verifier, body_limit=MAX_BODY_BYTES
+            line_node_api.fast_routes(lines[party_id], node, app.state.protection),
+            verifier,
+            body_limit=MAX_BODY_BYTES,
         )
     root.add_middleware(PrefixDispatch, prefix="/parties/", apps=party_apps, fast=fast)
 

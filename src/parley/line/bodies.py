@@ -21,6 +21,9 @@ verdict  ``recipient`` (whose certificate), ``certificate`` (its hash), ``outcom
          requester's own surveillance)
 alarm    ``recipient`` (the obligor), ``type`` (overdue | violation), ``aircraft`` (ids), ``observed_at``,
          optional ``reason``, optional ``evidence`` {``commitment``, ``samples``}
+waiver   ``ref`` {``kind``: operation | constraint | request, ``id``}, ``reason``, ``conflicts`` [{``protected``,
+         ``start``, ``end``}], ``unchecked`` [protection ids]: a planner went on despite protected
+         items (or without checking them); not in a thread (``docs/protection.md``)
 ======== ====================================================================================
 
 ``late`` is either absent or ``true``: an answer signed after the request's deadline carries it.
@@ -110,7 +113,10 @@ _REQUEST_MEMBERS: dict[RequestType, tuple[frozenset[str], frozenset[str]]] = {
     RequestType.VACATE: (_COMMON | {"volume"}, frozenset({"ref"})),
     RequestType.HOLD_CLEAR: (_COMMON | {"volume"}, frozenset({"ref"})),
     RequestType.PASSAGE: (_COMMON | {"route"}, frozenset({"ref"})),
-    RequestType.NOTICE: (_COMMON | {"what"}, frozenset({"volume", "route", "ref"})),
+    RequestType.NOTICE: (
+        _COMMON | {"what"},
+        frozenset({"volume", "route", "ref", "protected", "amends", "cancels"}),
+    ),
     RequestType.FREE_TEXT: (_COMMON | {"text"}, frozenset({"ref"})),
 }
 
@@ -140,7 +146,11 @@ def _request(body: dict[str, Any]) -> int:
         vertices += check_route(body["route"], "body.route")
     if kind is RequestType.NOTICE:
         text(body["what"], "body.what", MAX_REASON)
-        if "volume" not in body and "route" not in body:
+        if "protected" in body or "amends" in body or "cancels" in body:
+            from parley.protection.forms import check_notice_body  # numpy, shapely: only when needed
+
+            vertices += check_notice_body(body)
+        elif "volume" not in body and "route" not in body:
             raise InvalidEntry("body: a notice needs a volume or a route")
     if kind is RequestType.FREE_TEXT:
         text(body["text"], "body.text", MAX_TEXT)
@@ -252,6 +262,31 @@ def _alarm(body: dict[str, Any]) -> int:
     return 0
 
 
+def _waiver(body: dict[str, Any]) -> int:
+    members(body, "body", {"ref", "reason", "conflicts", "unchecked"})
+    ref = members(body["ref"], "body.ref", {"kind", "id"})
+    if ref["kind"] not in ("operation", "constraint", "request"):
+        raise InvalidEntry("body.ref.kind: expected operation, constraint or request")
+    text(ref["id"], "body.ref.id", 100)
+    text(body["reason"], "body.reason", MAX_REASON)
+    conflicts, unchecked = body["conflicts"], body["unchecked"]
+    if not isinstance(conflicts, list) or len(conflicts) > MAX_ITEMS:
+        raise InvalidEntry(f"body.conflicts: expected a list of at most {MAX_ITEMS} conflicts")
+    for i, conflict in enumerate(conflicts):
+        where = f"body.conflicts[{i}]"
+        members(conflict, where, {"protected", "start", "end"})
+        text(conflict["protected"], f"{where}.protected", 100)
+        if not parse_time(conflict["start"], f"{where}.start") < parse_time(conflict["end"], f"{where}.end"):
+            raise InvalidEntry(f"{where}.end: must be after start")
+    if not isinstance(unchecked, list) or len(unchecked) > MAX_ITEMS:
+        raise InvalidEntry(f"body.unchecked: expected a list of at most {MAX_ITEMS} protection ids")
+    for i, pid in enumerate(unchecked):
+        text(pid, f"body.unchecked[{i}]", 100)
+    if not conflicts and not unchecked:
+        raise InvalidEntry("body: a waiver names the conflicts gone on with, or the items left unchecked")
+    return 0
+
+
 def _expired(body: dict[str, Any]) -> int:
     members(body, "body", {"recipient"})
     party_id(body["recipient"], "body.recipient")
@@ -271,6 +306,7 @@ _CHECKS: dict[str, Callable[[dict[str, Any]], int]] = {
     "certificate": _certificate,
     "verdict": _verdict,
     "alarm": _alarm,
+    "waiver": _waiver,
 }
 
 

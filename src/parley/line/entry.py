@@ -9,9 +9,10 @@ An entry is a JSON object with exactly these members (RFC 8785 canonical form wh
 ``prev``   the hash of the author's entry ``seq - 1``; ``null`` for ``seq`` 1
 ``at``     when the author signed it (its own clock), ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
 ``kind``   key | request | delivered | read | accept | decline | counter | withdraw | expired |
-           certificate | verdict | alarm
+           certificate | verdict | alarm | waiver
 ``thread`` the request's id (a lowercase UUID), carried by every entry of its thread; ``null`` for keys
-``answers`` the hash of the request entry this entry belongs to; ``null`` for requests and keys
+           and waivers
+``answers`` the hash of the request entry this entry belongs to; ``null`` for requests, keys and waivers
 ``to``     the recipients' party ids (requests only; ``[]`` otherwise)
 ``body``   kind-specific, see :mod:`parley.line.bodies`
 ``key``    the signer's key id (``ed25519:`` + base64url public key)
@@ -92,6 +93,9 @@ class Kind(StrEnum):
     VERDICT = "verdict"
     #: An accepted obligation not kept: overdue at the deadline, or a re-entry during a hold.
     ALARM = "alarm"
+    #: A planner went on despite a protected site or movement (or without the check): the reason,
+    #: on its own chain, in no thread (:mod:`parley.protection`).
+    WAIVER = "waiver"
 
 
 #: Kinds written by a request's recipients, and the answers among them.
@@ -288,9 +292,11 @@ def _check_unsigned(obj: Mapping[str, Any]) -> _Checked:
     thread, answers, to, body = obj["thread"], obj["answers"], obj["to"], obj["body"]
     if type(to) is not list:
         raise InvalidEntry("to: expected a list of party ids")
-    if kind is Kind.KEY:
+    if kind is Kind.KEY or kind is Kind.WAIVER:
         if thread is not None or answers is not None or to:
-            raise InvalidEntry("key entries have thread null, answers null and to []")
+            raise InvalidEntry(f"{kind.value} entries have thread null, answers null and to []")
+        if seq == 1 and kind is Kind.WAIVER:
+            raise InvalidEntry("seq: a chain starts with a key entry")
     else:
         if type(thread) is not str or not _UUID(thread):
             raise InvalidEntry("thread: expected a lowercase UUID")
@@ -308,7 +314,7 @@ def _check_unsigned(obj: Mapping[str, Any]) -> _Checked:
                 party_id(recipient, f"to[{i}]")
         if len(set(to)) != len(to) or party in to:
             raise InvalidEntry("to: recipients must be distinct and other than the author")
-    elif kind is not Kind.KEY:
+    elif kind is not Kind.KEY and kind is not Kind.WAIVER:
         if type(answers) is not str or not _DIGEST(answers):
             _digest(answers, "answers", nullable=False)
         if to:

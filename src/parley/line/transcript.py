@@ -322,6 +322,9 @@ def _summary(entry: Entry, request: Entry | None) -> str:
             what += f" ({'; '.join(body['reasons'][:3])})"
     elif kind is Kind.ALARM:
         what += f" {body['type']}: {', '.join(body['aircraft'])} ({body['recipient']})"
+    elif kind is Kind.WAIVER:
+        ref, n, m = body["ref"], len(body["conflicts"]), len(body["unchecked"])
+        what += f" {ref['kind']} {ref['id']}: {n} protection conflict(s), {m} unchecked: {body['reason']!r}"
     if request is None:
         return what
     return f"{what} {request.body['type']} {request.party}#{request.seq}"
@@ -403,6 +406,8 @@ class _Verifier:
 
     def check_thread(self, entry: Entry) -> Thread | None:
         thread_id = entry.thread
+        if entry.kind is Kind.WAIVER:  # on its author's chain, in no thread
+            return None
         if entry.kind is Kind.REQUEST:
             assert thread_id is not None
             if thread_id in self.threads:

@@ -87,6 +87,9 @@ from parley.protection.model import (
 )
 
 _SITE = frozenset({"kind", "category", "radius_m", "name"})
+#: Members of ``protected`` besides a form's own: the protection's id (a lowercase UUID; absent, the
+#: notice's thread id), and the check-only form's ``check_only``.
+_ID = frozenset({"id"})
 _MOVEMENT = frozenset({"kind", "schedule", "time_margin_s", "vehicles", "markings", "name"})
 _WAYPOINT = frozenset({"t", "distance_m"})
 
@@ -110,7 +113,7 @@ def _band(props: Mapping[str, Any], where: str) -> tuple[float | None, float | N
 
 
 def _site(body: Mapping[str, Any], protected: dict[str, Any], id: str) -> ProtectedSite:
-    members(protected, "body.protected", _SITE)
+    members(protected, "body.protected", _SITE, _ID)
     if "route" in body:
         raise InvalidInput("body.route: a protected site is notified with a volume, not a route")
     if "volume" not in body:
@@ -161,7 +164,7 @@ def _site(body: Mapping[str, Any], protected: dict[str, Any], id: str) -> Protec
 
 
 def _movement(body: Mapping[str, Any], protected: dict[str, Any], id: str) -> ProtectedMovement:
-    members(protected, "body.protected", _MOVEMENT)
+    members(protected, "body.protected", _MOVEMENT, _ID)
     if "volume" in body:
         raise InvalidInput("body.volume: a protected movement is notified with a route, not a volume")
     if "route" not in body:
@@ -215,7 +218,11 @@ def protected_from_notice(body: Mapping[str, Any], *, id: str) -> ProtectedSite 
         raise InvalidInput("body.type: protected sites and movements are notified in a notice")
     if "protected" not in body:
         raise InvalidInput("body.protected: missing")
-    protected = members(body["protected"], "body.protected", {"kind"}, _SITE | _MOVEMENT)
+    protected = members(
+        body["protected"], "body.protected", {"kind"}, _SITE | _MOVEMENT | _ID | {"check_only"}
+    )
+    if "check_only" in protected:
+        raise InvalidInput("body.protected.check_only: a check-only notice carries no geometry to read")
     kind = protected["kind"]
     if kind == ProtectedKind.SITE.value:
         return _site(body, protected, id)

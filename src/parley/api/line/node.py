@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from parley.api.auth import Principal
 from parley.api.deps import authorize
 from parley.api.fast import Answer, FastRequest, FastRoute
+from parley.api.line import protection
 from parley.api.party.deps import OPERATE, Operator
 from parley.clients.line import LINE_SCOPE
 from parley.domain.entities import parse_entity_id
@@ -27,6 +28,7 @@ from parley.line.entry import Kind
 from parley.services.line import node as svc
 from parley.services.party.node import PartyNode
 from parley.services.party.planning import ensure_operator
+from parley.services.protection.desk import ProtectionDesk
 
 router = APIRouter(prefix="/line/v1", tags=["Line"])
 
@@ -56,9 +58,22 @@ class RequestIn(BaseModel):
     route: dict[str, Any] | None = None
     what: str | None = None
     text: str | None = None
+    protected: dict[str, Any] | None = Field(
+        default=None, description="notice: a protected item (docs/protection.md)"
+    )
+    amends: str | None = Field(default=None, description="notice: the protected item this one amends")
+    cancels: str | None = Field(default=None, description="notice: the protected item this one cancels")
+    protection_reason: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="vacate, hold_clear, passage: go on despite protected sites or movements (signed)",
+    )
+    if_unchecked: Literal["refuse", "proceed"] = Field(
+        default="refuse", description="when a check-only protected item cannot be checked: refuse or proceed"
+    )
 
     def body(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"to"}, exclude_none=True)
+        return self.model_dump(exclude={"to", "protection_reason", "if_unchecked"}, exclude_none=True)
 
 
 async def _deliver(line: svc.LineNode, peer: Principal, body: dict[str, Any]) -> bytes:
@@ -98,27 +113,34 @@ async def rotate_key(line: LineDep, _op: Operator) -> JSONResponse:
     return JSONResponse({"key": line.key.key_id, "entry": entry.to_json()})
 
 
-async def _send(line: svc.LineNode, body: RequestIn) -> bytes:
+async def _send(line: svc.LineNode, body: RequestIn, desk: ProtectionDesk | None = None) -> Answer:
+    if desk is not None and body.type in ("vacate", "hold_clear", "passage"):  # checked (docs/protection.md)
+        stopped = await protection.vet_request(desk, body.body(), body.protection_reason, body.if_unchecked)
+        if stopped is not None:
+            return stopped
     entry = await svc.send(line, to=body.to, body=body.body())
-    return svc.sent_json_bytes(line, entry)
+    return 201, svc.sent_json_bytes(line, entry)
 
 
 @router.post("/requests", status_code=201)
-async def send(line: LineDep, _op: Operator, body: RequestIn) -> Response:
-    return Response(await _send(line, body), status_code=201, media_type="application/json")
+async def send(request: Request, line: LineDep, _op: Operator, body: RequestIn) -> Response:
+    status, answer = await _send(line, body, protection.desk_of(request))
+    if status != 201:
+        return JSONResponse(answer, status_code=status)
+    return Response(answer, status_code=201, media_type="application/json")
 
 
 _OBJECT: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 
 
-def fast_routes(line: svc.LineNode, node: PartyNode) -> list[FastRoute]:
+def fast_routes(line: svc.LineNode, node: PartyNode, desk: ProtectionDesk | None = None) -> list[FastRoute]:
     """The line's hot endpoints for :class:`~parley.api.fast.FastRoutes`: sending a request, and a
     peer's delivery. They answer exactly as the routes above."""
 
     async def send_request(request: FastRequest) -> Answer:
         principal = request.authorize([OPERATE])
         ensure_operator(node, principal.sub)
-        return 201, await _send(line, RequestIn.model_validate_json(request.body))
+        return await _send(line, RequestIn.model_validate_json(request.body), desk)
 
     async def deliver_entries(request: FastRequest) -> Answer:
         peer = request.authorize([LINE_SCOPE])

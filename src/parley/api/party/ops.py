@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from parley.api.line import protection
 from parley.api.party import render
 from parley.api.party.deps import NodeDep, Operator
 from parley.api.party.geojson import DEFAULT_KEYS, volumes_from_input
@@ -20,8 +21,39 @@ from parley.domain.entities import parse_entity_id
 from parley.domain.errors import InvalidInput, NotFound
 from parley.domain.operations import OpKind, OpState, TelemetrySample
 from parley.services.party import conformance, constraints, planning
+from parley.strategic.f3548 import constraint_from_details, operation_from_details
 
 router = APIRouter(prefix="/ops/v1", tags=["Operations (native)"])
+
+#: Going on despite protected sites and movements (docs/protection.md): the reason, signed.
+ProtectionReason = Query(
+    default=None,
+    max_length=4000,
+    description="Go on despite conflicts with protected sites or movements; signed into the log.",
+)
+IfUnchecked = Query(
+    default="refuse",
+    description="When a check-only protected item cannot be checked (shared service unreachable): "
+    "refuse (503), or proceed flagged unchecked (signed into the log).",
+)
+
+
+async def _vet(
+    request: Request, op_id: str, details: dict[str, Any], *, reason: str | None, if_unchecked: str, kind: str
+) -> JSONResponse | None:
+    """The protection check of a plan or reservation before it is committed (None: go on)."""
+    if kind == "constraint":
+        operation = constraint_from_details(op_id, details)
+    else:
+        operation = operation_from_details(op_id, details)
+    stopped = await protection.vet(
+        protection.desk_of(request),
+        operation,
+        ref={"kind": kind, "id": op_id},
+        reason=reason,
+        if_unchecked="proceed" if if_unchecked == "proceed" else "refuse",
+    )
+    return None if stopped is None else JSONResponse(stopped[1], status_code=stopped[0])
 
 
 class OperationIn(BaseModel):
@@ -111,11 +143,25 @@ async def list_operations(
 
 
 @router.post("/operations", status_code=201)
-async def plan_operation(body: OperationIn, node: NodeDep, _op: Operator) -> JSONResponse:
-    """Plan a new operation: 201 when written to the DSS, 409 with the conflicts that block it."""
+async def plan_operation(
+    body: OperationIn,
+    node: NodeDep,
+    _op: Operator,
+    http: Request,
+    protection_reason: str | None = ProtectionReason,
+    if_unchecked: Literal["refuse", "proceed"] = IfUnchecked,
+) -> JSONResponse:
+    """Plan a new operation: 201 when written to the DSS, 409 with the conflicts that block it (or
+    with the protected sites and movements it meets, unless ``protection_reason`` is given)."""
     op_id = parse_entity_id(body.id, "id") if body.id else planning.new_operation_id()
+    details = body.details()
+    stopped = await _vet(
+        http, op_id, details, reason=protection_reason, if_unchecked=if_unchecked, kind="operation"
+    )
+    if stopped is not None:
+        return stopped
     request = planning.PlanRequest(
-        op_id, body.details(), OpState(body.state), meta={"name": body.name}, must_exist=False
+        op_id, details, OpState(body.state), meta={"name": body.name}, must_exist=False
     )
     return _plan_response(await planning.plan(node, request), created=True)
 
@@ -129,7 +175,15 @@ async def get_operation(op_id: str, node: NodeDep, _op: Operator) -> JSONRespons
 
 
 @router.put("/operations/{op_id}")
-async def modify_operation(op_id: str, body: OperationIn, node: NodeDep, _op: Operator) -> JSONResponse:
+async def modify_operation(
+    op_id: str,
+    body: OperationIn,
+    node: NodeDep,
+    _op: Operator,
+    http: Request,
+    protection_reason: str | None = ProtectionReason,
+    if_unchecked: Literal["refuse", "proceed"] = IfUnchecked,
+) -> JSONResponse:
     """Change an operation's volumes, priority or state (re-checked against everyone's)."""
     entity_id = parse_entity_id(op_id, "operation id")
     if body.id is not None and parse_entity_id(body.id, "id") != entity_id:
@@ -139,7 +193,13 @@ async def modify_operation(op_id: str, body: OperationIn, node: NodeDep, _op: Op
     state = OpState(body.state)
     if current is not None and current.state is OpState.ACTIVATED and body.state == "Accepted":
         raise InvalidInput("an Activated operation cannot go back to Accepted")
-    request = planning.PlanRequest(entity_id, body.details(), state, meta=meta, must_exist=True)
+    details = body.details()
+    stopped = await _vet(
+        http, entity_id, details, reason=protection_reason, if_unchecked=if_unchecked, kind="operation"
+    )
+    if stopped is not None:
+        return stopped
+    request = planning.PlanRequest(entity_id, details, state, meta=meta, must_exist=True)
     return _plan_response(await planning.plan(node, request), created=False)
 
 
@@ -197,11 +257,24 @@ async def list_reservations(node: NodeDep, _op: Operator) -> JSONResponse:
 
 
 @router.post("/reservations", status_code=201)
-async def publish_reservation(body: ReservationIn, node: NodeDep, _op: Operator) -> JSONResponse:
-    """Publish an airspace reservation as an F3548 constraint (constraint-management role)."""
+async def publish_reservation(
+    body: ReservationIn,
+    node: NodeDep,
+    _op: Operator,
+    http: Request,
+    protection_reason: str | None = ProtectionReason,
+    if_unchecked: Literal["refuse", "proceed"] = IfUnchecked,
+) -> JSONResponse:
+    """Publish an airspace reservation as an F3548 constraint (constraint-management role); 409 with
+    the protected sites and movements it meets, unless ``protection_reason`` is given."""
     constraint_id = parse_entity_id(body.id, "id") if body.id else planning.new_operation_id()
     existed = node.repo.get_operation(node.party, constraint_id) is not None
     details = {"volumes": volumes_from_input(body.volumes, "volumes", body.defaults()), "type": body.type}
+    stopped = await _vet(
+        http, constraint_id, details, reason=protection_reason, if_unchecked=if_unchecked, kind="constraint"
+    )
+    if stopped is not None:
+        return stopped
     saved = await constraints.publish(
         node, constraints.ConstraintRequest(constraint_id, details, meta={"name": body.name})
     )

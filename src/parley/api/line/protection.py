@@ -25,6 +25,7 @@ from parley.api.auth import Principal
 from parley.api.deps import authorize
 from parley.api.party.deps import Operator
 from parley.clients.line import LINE_SCOPE
+from parley.domain.entities import parse_entity_id
 from parley.domain.errors import InvalidInput
 from parley.ports.protection import TooManyChecks
 from parley.protection.volumes import operation_of
@@ -170,7 +171,8 @@ async def amend(item_id: str, body: NoticeIn, desk: DeskDep, _op: Operator) -> J
     try:
         done = await desk.notify(
             body.notice(), exact=body.exact, check_only=body.check_only, subject=body.subject,
-            reason=body.reason, deadline=body.deadline, what=body.what, amends=item_id,
+            reason=body.reason, deadline=body.deadline, what=body.what,
+            amends=parse_entity_id(item_id, "protection id"),
         )  # fmt: skip
     except CheckUnavailable as error:
         return _stopped(error)
@@ -181,7 +183,11 @@ async def amend(item_id: str, body: NoticeIn, desk: DeskDep, _op: Operator) -> J
 async def cancel_item(item_id: str, body: CancelIn, desk: DeskDep, _op: Operator) -> JSONResponse:
     try:
         done = await desk.cancel(
-            item_id, subject=body.subject, reason=body.reason, deadline=body.deadline, what=body.what
+            parse_entity_id(item_id, "protection id"),
+            subject=body.subject,
+            reason=body.reason,
+            deadline=body.deadline,
+            what=body.what,
         )
     except CheckUnavailable as error:
         return _stopped(error)
@@ -198,7 +204,7 @@ async def items(desk: DeskDep, _op: Operator) -> JSONResponse:
 @node_router.get("/items/{item_id}/disclosures")
 async def item_disclosures(item_id: str, desk: DeskDep, _op: Operator) -> JSONResponse:
     try:
-        return JSONResponse(await desk.disclosures(item_id))
+        return JSONResponse(await desk.disclosures(parse_entity_id(item_id, "protection id")))
     except CheckUnavailable as error:
         return _stopped(error)
 

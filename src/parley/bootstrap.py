@@ -15,6 +15,7 @@ from parley import __version__
 from parley.api.app import MAX_BODY_BYTES, ASGIApp, BodyLimit, PrefixDispatch, create_app
 from parley.api.auth import KeySet, TokenVerifier
 from parley.api.fast import FastRoutes
+from parley.api.line import compliance as compliance_api
 from parley.api.line import directory as line_directory_api
 from parley.api.line import node as line_node_api
 from parley.api.line import protection as protection_api
@@ -29,6 +30,8 @@ from parley.config import PartySettings, Settings
 from parley.devtokens import ensure_dev_keys
 from parley.line.keys import load_or_create
 from parley.ports.clock import Clock, OffsetClock, SystemClock
+from parley.services.compliance import Compliance
+from parley.services.compliance import housekeeping as compliance_housekeeping
 from parley.services.context import DssContext
 from parley.services.line import node as line
 from parley.services.line.directory import Directory
@@ -72,6 +75,7 @@ class Server:
     app: FastAPI
     nodes: dict[str, PartyNode] = field(default_factory=dict)
     lines: dict[str, line.LineNode] = field(default_factory=dict)
+    compliance: dict[str, Compliance] = field(default_factory=dict)
 
 
 def _token_source(settings: Settings, party: PartySettings, http: HttpSession) -> TokenSource:
@@ -159,14 +163,18 @@ def build_server(
     verifier = TokenVerifier(KeySet.from_settings(settings), settings.audiences)
     nodes = {p.id: build_node(settings, p, store, client, clock=clock) for p in settings.parties}
     lines = {p.id: build_line(settings, p, line_repo, client, clock=clock) for p in settings.parties}
+    compliance = {p.id: Compliance(nodes[p.id], lines[p.id]) for p in settings.parties}
     party_apps: dict[str, ASGIApp] = {}
     fast: dict[str, FastRoutes] = {}
     for party_id, node in nodes.items():
         app = create_party_app(node, verifier)
         app.state.line = lines[party_id]
+        app.state.compliance = compliance[party_id]
+        lines[party_id].listeners.append(compliance[party_id].received)
         app.include_router(line_node_api.router)
         app.state.protection = ProtectionDesk(lines[party_id], store)
         app.include_router(protection_api.node_router)
+        app.include_router(compliance_api.router)
         root.mount(f"/parties/{party_id}", app)  # for the schema and url_for; requests take the fast path
         party_apps[party_id] = BodyLimit(app)
         fast[party_id] = FastRoutes(
@@ -190,6 +198,7 @@ def build_server(
             await stack.enter_async_context(inner(app))
             for node in nodes.values():
                 await stack.enter_async_context(housekeeping(node))
+            await stack.enter_async_context(compliance_housekeeping(list(compliance.values())))
             tasks = [asyncio.create_task(line.run(n)) for n in lines.values()]
             stack.push_async_callback(_cancel, tasks)
             if own_client:
@@ -197,7 +206,7 @@ def build_server(
             yield
 
     root.router.lifespan_context = lifespan
-    return Server(store=store, app=root, nodes=nodes, lines=lines)
+    return Server(store=store, app=root, nodes=nodes, lines=lines, compliance=compliance)
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

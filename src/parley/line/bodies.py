@@ -54,6 +54,10 @@ MAX_SUBJECT = 200
 MAX_REASON = 4_000
 #: Longest free text, in characters.
 MAX_TEXT = 16_000
+#: Largest buffer a vacate or hold_clear may ask for, metres (horizontal and vertical).
+MAX_BUFFER_M = 100_000.0
+#: An aircraft id (the obligor's own: its operation's id).
+AIRCRAFT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}")
 
 KEY_ID = re.compile(re.escape(KEY_ID_PREFIX) + r"[A-Za-z0-9_-]{43}")
 PARTY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -110,8 +114,8 @@ _REQUEST_TYPES = {t.value: t for t in RequestType}
 _COMMON = frozenset({"type", "subject", "reason", "deadline"})
 #: Per request type: the members required, and those allowed besides.
 _REQUEST_MEMBERS: dict[RequestType, tuple[frozenset[str], frozenset[str]]] = {
-    RequestType.VACATE: (_COMMON | {"volume"}, frozenset({"ref"})),
-    RequestType.HOLD_CLEAR: (_COMMON | {"volume"}, frozenset({"ref"})),
+    RequestType.VACATE: (_COMMON | {"volume"}, frozenset({"ref", "buffer"})),
+    RequestType.HOLD_CLEAR: (_COMMON | {"volume"}, frozenset({"ref", "buffer"})),
     RequestType.PASSAGE: (_COMMON | {"route"}, frozenset({"ref"})),
     RequestType.NOTICE: (
         _COMMON | {"what"},
@@ -139,6 +143,12 @@ def _request(body: dict[str, Any]) -> int:
         if ref["kind"] not in ("operation", "constraint"):
             raise InvalidEntry("body.ref.kind: expected operation or constraint")
         text(ref["id"], "body.ref.id", 100)
+    if "buffer" in body:
+        buffer = members(body["buffer"], "body.buffer", {"h_m", "v_m"})
+        for name in ("h_m", "v_m"):
+            value = number(buffer[name], f"body.buffer.{name}")
+            if not 0.0 <= value <= MAX_BUFFER_M:
+                raise InvalidEntry(f"body.buffer.{name}: must be within [0, {MAX_BUFFER_M:g}] m")
     vertices = 0
     if "volume" in body:
         vertices += check_volume(body["volume"], "body.volume")
@@ -163,9 +173,18 @@ def _empty(body: dict[str, Any]) -> int:
 
 
 def _accept(body: dict[str, Any]) -> int:
-    members(body, "body", set(), {"conditions", "late"})
+    members(body, "body", set(), {"conditions", "late", "affected"})
     if "conditions" in body:
         text(body["conditions"], "body.conditions", MAX_REASON)
+    if "affected" in body:
+        affected = body["affected"]
+        if not isinstance(affected, list) or len(affected) > MAX_ITEMS:
+            raise InvalidEntry(f"body.affected: expected a list of at most {MAX_ITEMS} aircraft ids")
+        for i, name in enumerate(affected):
+            if not isinstance(name, str) or not AIRCRAFT.fullmatch(name):
+                raise InvalidEntry(f"body.affected[{i}]: not an aircraft id")
+            if i and not affected[i - 1] < name:
+                raise InvalidEntry("body.affected: aircraft ids must be in strictly ascending order")
     _late(body)
     return 0
 

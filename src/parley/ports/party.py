@@ -37,6 +37,16 @@ class PartyRepository(Protocol):
 
     def latest_telemetry(self, party: str, op_id: str) -> TelemetrySample | None: ...
 
+    def add_surveillance(self, party: str, source: str, tracks: Sequence[TelemetrySample]) -> None:
+        """Positions from one of the party's own surveillance feeds (``operation_id`` holds the
+        feed's own track id)."""
+        ...
+
+    def surveillance(self, party: str, start: datetime, end: datetime) -> list[TelemetrySample]:
+        """The party's surveillance positions with ``start <= t <= end``, in time order
+        (``operation_id`` = ``source/track id``)."""
+        ...
+
     def add_notification(self, notification: UserNotification) -> UserNotification: ...
 
     def list_notifications(

@@ -25,6 +25,7 @@ from parley.api.party.deps import OPERATE, Operator
 from parley.clients.line import LINE_SCOPE
 from parley.domain.entities import parse_entity_id
 from parley.line.entry import Kind
+from parley.services.compliance import Compliance
 from parley.services.line import node as svc
 from parley.services.party.node import PartyNode
 from parley.services.party.planning import ensure_operator
@@ -56,6 +57,9 @@ class RequestIn(BaseModel):
     ref: dict[str, Any] | None = None
     volume: dict[str, Any] | None = None
     route: dict[str, Any] | None = None
+    buffer: dict[str, Any] | None = Field(
+        default=None, description="vacate, hold_clear: {h_m, v_m}, metres around the volume (500 and 150)"
+    )
     what: str | None = None
     text: str | None = None
     protected: dict[str, Any] | None = Field(
@@ -180,6 +184,7 @@ _STEPS = {
 
 @router.post("/threads/{thread_id}/{step}")
 async def take_step(
+    request: Request,
     thread_id: str,
     step: Literal["read", "accept", "decline", "counter", "withdraw"],
     line: LineDep,
@@ -187,10 +192,20 @@ async def take_step(
     body: Annotated[dict[str, Any] | None, Body()] = None,
 ) -> JSONResponse:
     """This party's step in a thread; the body is the step's (``conditions``; ``reason``;
-    ``volume``/``window``); 409 when the request's life cycle forbids it."""
+    ``volume``/``window``); 409 when the request's life cycle forbids it. Accepting a ``vacate`` or
+    ``hold_clear`` names the aircraft the node will watch (``affected``, computed here) and answers
+    with the assessment (``impact``)."""
     tid = parse_entity_id(thread_id, "thread id")
-    await svc.answer(line, tid, _STEPS[step], body or {})
-    return JSONResponse(svc.thread_json(line, svc.thread_of(line, tid)))
+    compliance: Compliance | None = getattr(request.app.state, "compliance", None)
+    impact = None
+    if step == "accept" and compliance is not None:
+        _, impact = await compliance.accept(tid, body or {})
+    else:
+        await svc.answer(line, tid, _STEPS[step], body or {})
+    view = svc.thread_json(line, svc.thread_of(line, tid))
+    if impact is not None:
+        view["impact"] = impact.to_json()
+    return JSONResponse(view)
 
 
 @router.get("/export")

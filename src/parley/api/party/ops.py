@@ -226,7 +226,9 @@ async def end_operation(op_id: str, node: NodeDep, _op: Operator) -> JSONRespons
 
 
 @router.post("/operations/{op_id}/telemetry")
-async def ingest_telemetry(op_id: str, body: TelemetryIn, node: NodeDep, _op: Operator) -> JSONResponse:
+async def ingest_telemetry(
+    request: Request, op_id: str, body: TelemetryIn, node: NodeDep, _op: Operator
+) -> JSONResponse:
     """Position reports of the operation's aircraft; conformance is checked on the latest."""
     entity_id = parse_entity_id(op_id, "operation id")
     samples = [
@@ -245,6 +247,9 @@ async def ingest_telemetry(op_id: str, body: TelemetryIn, node: NodeDep, _op: Op
         for s in body.samples
     ]
     result = await conformance.ingest(node, entity_id, samples)
+    compliance = getattr(request.app.state, "compliance", None)
+    if compliance is not None:  # the watches of accepted obligations follow the same reports
+        compliance.observe(samples)
     return JSONResponse(
         {"accepted": result.accepted, "verdict": result.verdict.value, "state": result.operation.state.value}
     )

@@ -24,7 +24,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -130,6 +130,9 @@ class LineNode:
     #: Entries this process signed or parsed lately, by hash: what it reads back from its store
     #: (threads, heads) is not parsed and checked again (a stored row's hash is its text's).
     _parsed: dict[str, Entry] = field(default_factory=dict)
+    #: Called with each entry received from a peer once stored (e.g. the compliance service, for
+    #: the certificates it must verify); must not block.
+    listeners: list[Callable[[Entry], None]] = field(default_factory=list)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -228,9 +231,11 @@ async def _append_own(
     to: Sequence[str] = (),
     deliver_to: Sequence[str] = (),
     check: Thread | None = None,
+    evidence: str | None = None,
 ) -> Entry:
     """Sign the next entry of the node's chain and store it with its deliveries, in one transaction;
-    ``check``: the thread it must fit (refused before anything is stored).
+    ``check``: the thread it must fit (refused before anything is stored); ``evidence``: the JSON
+    text of the track samples a certificate or an alarm commits to, kept (and delivered) with it.
 
     The thread is read again after the head at each attempt: another process of this node may have
     moved it meanwhile (its outbox loop recording the same expiry, its receiver the same receipt),
@@ -259,7 +264,11 @@ async def _append_own(
                 except TransitionRefused as error:  # name the step, not an entry that will not exist
                     raise TransitionRefused(error.message.removeprefix(f"{entry.short}: ")) from None
             try:
-                node.repo.append(node.stored(entry), deliver_to=deliver_to, now=node.now())
+                node.repo.append_all(
+                    [(node.stored(entry), deliver_to)],
+                    now=node.now(),
+                    evidence=None if evidence is None else {entry.hash: evidence},
+                )
             except ForkDetected:  # another process of this node took the position: sign again
                 await _back_off(attempt)
                 continue
@@ -511,6 +520,28 @@ async def answer(node: LineNode, thread_id: str, kind: Kind, body: Json) -> Entr
     )
 
 
+async def record(
+    node: LineNode, thread_id: str, kind: Kind, body: Json, *, evidence: str | None = None
+) -> Entry:
+    """A step of an accepted obligation in ``thread_id``: a ``certificate`` or an ``alarm`` of the
+    obligor (delivered to the requester), a ``verdict`` or an ``alarm`` of the requester (delivered to
+    the obligor the body names); ``evidence``: the JSON text of the samples it commits to."""
+    if kind not in (Kind.CERTIFICATE, Kind.VERDICT, Kind.ALARM):
+        raise InvalidInput(f"{kind.value}: not a step of an obligation")
+    thread = thread_of(node, thread_id)
+    target = thread.sender if node.party != thread.sender else str(body.get("recipient", ""))
+    return await _append_own(
+        node,
+        kind=kind,
+        body=body,
+        thread=thread.id,
+        answers=thread.request.hash,
+        deliver_to=[target],
+        check=thread,
+        evidence=evidence,
+    )
+
+
 async def expire_due(node: LineNode) -> int:
     """Record ``expired`` for every leg whose deadline passed unanswered (each side its own). Looks
     only at threads whose deadline has passed, and forgets each once nothing is left for this side."""
@@ -685,6 +716,9 @@ async def receive(
             marked = marked or took
             for entry in stored:
                 node.events.publish(_event("entry", entry, node.party))
+                if entry.party != node.party:
+                    for listener in node.listeners:
+                        listener(entry)
             receipts += answered
             if failure is not None:
                 raise failure
@@ -1023,6 +1057,9 @@ def thread_json(node: LineNode, thread: Thread, *, entries: list[Json] | None = 
                 "read": leg.read,
                 "answer": leg.answer,
                 "conditions": leg.conditions,
+                "certificate": leg.certificate,
+                "verdict": leg.verdict,
+                "alarms": list(leg.alarms),
             }
             for r, leg in thread.legs.items()
         },

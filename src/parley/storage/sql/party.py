@@ -26,6 +26,7 @@ from parley.storage.sql.tables import (
     party_notifications,
     party_operations,
     party_peer_entities,
+    party_surveillance,
     party_telemetry,
 )
 from parley.storage.sql.uow import SqlStore
@@ -237,6 +238,37 @@ class SqlPartyRepository:
             for s in samples
         ]
         self._run(lambda c: c.execute(sa.insert(party_telemetry), rows))
+
+    def add_surveillance(self, party: str, source: str, tracks: Sequence[TelemetrySample]) -> None:
+        if not tracks:
+            return
+        rows = [
+            {
+                "party_id": party,
+                "source": source,
+                "track_id": s.operation_id,
+                "t_us": _us(s.t),
+                "lat": s.lat,
+                "lng": s.lng,
+                "alt_m": s.alt_m,
+            }
+            for s in tracks
+        ]
+        self._run(lambda c: c.execute(sa.insert(party_surveillance), rows))
+
+    def surveillance(self, party: str, start: datetime, end: datetime) -> list[TelemetrySample]:
+        t = party_surveillance
+        rows = self._run(
+            lambda c: c.execute(
+                sa.select(t.c.source, t.c.track_id, t.c.t_us, t.c.lat, t.c.lng, t.c.alt_m)
+                .where(t.c.party_id == party, t.c.t_us >= _us(start), t.c.t_us <= _us(end))
+                .order_by(t.c.t_us, t.c.seq)
+            ).all(),
+            readonly=True,
+        )
+        return [
+            TelemetrySample(f"{r.source}/{r.track_id}", from_us(r.t_us), r.lat, r.lng, r.alt_m) for r in rows
+        ]
 
     def latest_telemetry(self, party: str, op_id: str) -> TelemetrySample | None:
         t = party_telemetry

@@ -189,6 +189,9 @@ class Report:
     witness_keys: frozenset[str] = frozenset()
     #: When the transcript was exported (None when the document did not say, readably).
     exported_at: datetime | None = None
+    #: Each clearance certificate checked offline: (entry, outcome, reasons); outcome ``verified``,
+    #: ``failed`` or ``not checked`` (no samples in the transcript: held by the two parties only).
+    certificates: tuple[tuple[Entry, str, tuple[str, ...]], ...] = ()
 
     @property
     def timeline(self) -> tuple[str, ...]:
@@ -208,6 +211,11 @@ class Report:
                     else ""
                 )
                 lines.append(f"thread {thread.id} {thread.type.value} from {thread.sender}: {legs}{overdue}")
+            for entry, outcome, reasons in self.certificates:
+                why = f": {'; '.join(reasons[:5])}" if reasons else ""
+                lines.append(
+                    f"certificate {entry.short} (thread {entry.thread}) checked offline: {outcome}{why}"
+                )
         return tuple(lines)
 
     @property
@@ -597,8 +605,10 @@ def _verify(doc: object, *, trusted_witness_keys: Iterable[str] | None, chunk: i
         for i, (raw, res) in enumerate(zip(raw_entries, results[len(key_raws) :], strict=True))
     ]
     verifier = _Verifier(top, trusted)
+    certificates: tuple[tuple[Entry, str, tuple[str, ...]], ...] = ()
     try:
         verifier.run(parsed_keys, parsed, marks)
+        certificates = _certificates(verifier, top.get("evidence"))
     except _Defective as found:
         return Report(
             top["party"], found.defect, tuple(verifier.steps), dict(verifier.threads), len(verifier.seen)
@@ -611,4 +621,48 @@ def _verify(doc: object, *, trusted_witness_keys: Iterable[str] | None, chunk: i
         len(verifier.seen),
         frozenset(m.witness_key for m in marks),
         parse_time(top["exported_at"], "exported_at"),
+        certificates,
     )
+
+
+def _certificates(verifier: _Verifier, evidence: object) -> tuple[tuple[Entry, str, tuple[str, ...]], ...]:
+    """Check every clearance certificate of the transcript offline against its request (the zone,
+    the deadline, the aircraft the acceptance named) and the samples the transcript holds for it
+    (:func:`parley.compliance.judge.judge`, without anyone's own surveillance). A defect when a
+    verdict recorded in the transcript says ``verified`` of a certificate that fails here, or when a
+    certificate with its samples fails and no failed verdict on it is recorded."""
+    found = [e for e in verifier.by_hash.values() if e.kind is Kind.CERTIFICATE]
+    if not found:
+        return ()
+    if evidence is not None and not isinstance(evidence, dict):
+        raise _Defective("transcript", "evidence: expected an object of samples by entry hash")
+    from parley.compliance.judge import judge  # numpy, shapely, PROJ: only when there is one
+
+    held: dict[str, Any] = evidence or {}
+    verdicts: dict[str, list[str]] = {}
+    for entry in verifier.by_hash.values():
+        if entry.kind is Kind.VERDICT:
+            verdicts.setdefault(entry.body["certificate"], []).append(entry.body["outcome"])
+    out = []
+    for cert in found:
+        thread = verifier.threads[cert.thread or ""]
+        leg = thread.legs[cert.party]
+        accept = verifier.by_hash.get(leg.answer or "")
+        shared = held.get(cert.hash)
+        if shared is None:
+            out.append((cert, "not checked", ("no samples in the transcript",)))
+            continue
+        body = judge(thread, cert, accept=None if accept is None else accept.body, evidence=shared)
+        outcome, reasons = body["outcome"], tuple(body.get("reasons", ()))
+        recorded = verdicts.get(cert.hash, [])
+        if outcome == "failed" and any(v != "failed" for v in recorded):
+            raise _Defective(
+                cert.short,
+                f"{cert.short}: certificate: judged {recorded[0]}, but fails offline: {'; '.join(reasons[:3])}",
+            )
+        if outcome == "failed" and not recorded:
+            raise _Defective(
+                cert.short, f"{cert.short}: certificate: fails offline: {'; '.join(reasons[:3])}"
+            )
+        out.append((cert, "verified" if outcome != "failed" else "failed", reasons))
+    return tuple(out)

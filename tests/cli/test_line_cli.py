@@ -402,3 +402,29 @@ def test_watch_prints_events_and_stops_on_its_own_or_on_ctrl_c(server: Server) -
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def test_a_vacate_with_a_buffer_its_impact_and_the_obligations_watched(server: Server) -> None:
+    sent = send_vacate(server, "Buffered", "--buffer", "300,100m")
+    assert sent["request"]["body"]["buffer"] == {"h_m": 300.0, "v_m": 100.0}
+    tid = sent["id"]
+    eventually(lambda: show(server, "blue", tid), "blue holds it")
+    text = ok(at(server, "blue", "impact", tid[:8])).stdout
+    assert "zone + 300.0 m / 100.0 m" in text and "nothing to re-plan" in text  # blue flies nothing
+    found = json.loads(ok(at(server, "blue", "impact", tid, "--json")).stdout)
+    assert found["aircraft"] == [] and found["zone"]["buffer_h_m"] == 300.0
+    accepted = json.loads(ok(at(server, "blue", "accept", tid, "--json")).stdout)
+    accept = next(e for e in accepted["entries"] if e["kind"] == "accept")
+    assert accept["body"]["affected"] == []  # nothing to watch, nothing to certify
+    assert json.loads(ok(at(server, "blue", "obligations", "--json")).stdout) == {"obligations": []}
+    assert "Obligations watched" in ok(at(server, "blue", "obligations")).stdout
+    assert "--buffer: expected horizontal,vertical metres" in refused(
+        at(server, "red", "send", "vacate", "--to", "blue", "--subject", "s", "--reason", "r",
+           "--deadline", "30m", "--volume", "x.geojson", "--buffer", "wide")
+    )  # fmt: skip
+    # Impact is for obligations only: a free text is refused with why.
+    question = ok(at(server, "red", "send", "free_text", "--to", "blue", "--subject", "q", "--reason", "r",
+                     "--deadline", "30m", "--text", "hello", "--json"))  # fmt: skip
+    qid = json.loads(question.stdout)["id"]
+    eventually(lambda: show(server, "blue", qid), "blue holds the question")
+    assert "is not an obligation" in refused(at(server, "blue", "impact", qid))

@@ -148,6 +148,18 @@ def _print_thread(thread: Json, as_json: bool, headline: str | None = None) -> N
     out.print(show_.thread_view(thread, _now()))
 
 
+def _buffer(text: str) -> Json:
+    """``--buffer 500,150`` (metres; a trailing ``m`` allowed) as the request's ``buffer``."""
+    parts = [p.strip().removesuffix("m") for p in text.split(",")]
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        h, v = (float(p) for p in parts)
+    except ValueError:
+        raise Failure(f"--buffer: expected horizontal,vertical metres (e.g. 500,150), not {text!r}") from None
+    return {"h_m": h, "v_m": v}
+
+
 # -- sending -------------------------------------------------------------------------------------
 @app.command("send")
 @_reported
@@ -189,6 +201,14 @@ def send(
         str | None,
         typer.Option("--ref", show_default=False, help="What it concerns: operation:ID or constraint:ID."),
     ] = None,
+    buffer: Annotated[
+        str | None,
+        typer.Option(
+            "--buffer",
+            show_default=False,
+            help="vacate, hold_clear: the buffer around the volume, horizontal,vertical metres (default 500,150).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     token: TokenOpt = None,
     dev: DevTokenOpt = False,
@@ -221,6 +241,10 @@ def send(
     }
     if ref is not None:
         body["ref"] = reference(ref)
+    if buffer is not None:
+        if kind not in (RequestType.VACATE, RequestType.HOLD_CLEAR):
+            raise Failure("--buffer applies to a vacate or a hold_clear")
+        body["buffer"] = _buffer(buffer)
     window = Window(start, until, alt)
     if volume is not None:
         body["volume"] = load_volume(volume, window, now)
@@ -334,6 +358,49 @@ def accept(
     body = checked("accept", {} if conditions is None else {"conditions": conditions})
     with _client(node, token, dev, sub, data_dir, timeout_s) as client:
         _step("accept", thread_id, body, client, as_json)
+
+
+@app.command("impact")
+@_reported
+def impact(
+    thread_id: IdArg,
+    node: NodeOpt,
+    as_json: JsonOpt = False,
+    token: TokenOpt = None,
+    dev: DevTokenOpt = False,
+    sub: AsOpt = None,
+    data_dir: DataDirOpt = Path("var"),
+    timeout_s: TimeoutOpt = 30.0,
+) -> None:
+    """What accepting a vacate or hold_clear would cost: the affected aircraft, their exit routes.
+
+    Nothing is signed; accepting (parley line accept) names the watched aircraft and re-plans."""
+    with _client(node, token, dev, sub, data_dir, timeout_s) as client:
+        found = client.call("GET", f"/threads/{_thread_id(client, thread_id)}/impact").body
+    if as_json:
+        _print_json(found)
+        return
+    _out().print(show_.impact_view(found))
+
+
+@app.command("obligations")
+@_reported
+def obligations(
+    node: NodeOpt,
+    as_json: JsonOpt = False,
+    token: TokenOpt = None,
+    dev: DevTokenOpt = False,
+    sub: AsOpt = None,
+    data_dir: DataDirOpt = Path("var"),
+    timeout_s: TimeoutOpt = 30.0,
+) -> None:
+    """The accepted obligations this node watches until its aircraft are out (and, for a hold, stay out)."""
+    with _client(node, token, dev, sub, data_dir, timeout_s) as client:
+        found = client.call("GET", "/obligations").body.get("obligations") or []
+    if as_json:
+        _print_json({"obligations": found})
+        return
+    _out().print(show_.obligations_list(found))
 
 
 @app.command("decline")

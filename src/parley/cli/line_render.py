@@ -211,15 +211,90 @@ def thread_details(thread: Json, now: datetime) -> Table:
 
 def legs_table(thread: Json) -> Table:
     table = _table("Recipients")
-    for column in ("recipient", "status", "delivered", "read", "conditions"):
+    for column in ("recipient", "status", "delivered", "read", "conditions", "certificate", "alarms"):
         table.add_column(column)
     for party, leg in _legs(thread).items():
+        certified = leg.get("certificate")
+        verdict = leg.get("verdict")
         table.add_row(
             _t(party),
             _t(leg_status(leg), _STYLES.get(str(leg.get("status")), "")),
             _t("yes" if leg.get("delivered") else "no"),
             _t("yes" if leg.get("read") else "no"),
             _t(leg.get("conditions")),
+            _t(
+                "" if not certified else f"{verdict or 'not judged yet'}",
+                "bold red" if verdict == "failed" else "",
+            ),
+            _t(str(len(leg.get("alarms") or [])) if leg.get("alarms") else "", "bold red"),
+        )
+    return table
+
+
+def impact_view(impact: Json) -> Table:
+    """What accepting an obligation costs: each affected aircraft, its exit route, the re-planning."""
+    zone = impact.get("zone") if isinstance(impact.get("zone"), dict) else {}
+    assert isinstance(zone, dict)
+    table = _table(
+        f"Affected by accepting (zone + {zone.get('buffer_h_m')} m / {zone.get('buffer_v_m')} m; "
+        f"deadline {clock(impact.get('deadline'))})"
+    )
+    for column in (
+        "aircraft (operation)",
+        "inside now",
+        "watched",
+        "planned overlaps",
+        "exit",
+        "clear by deadline",
+    ):
+        table.add_column(column)
+    for a in impact.get("aircraft") or []:
+        if not isinstance(a, dict):
+            continue
+        route = a.get("exit") if isinstance(a.get("exit"), dict) else None
+        props = route.get("properties", {}) if route is not None else {}
+        exit_text = (
+            "—"
+            if route is None
+            else f"{props.get('kind')}: {float(props.get('length_m') or 0):.0f} m, out at {clock(props.get('eta'))}"
+        )
+        clear = props.get("clear_by_deadline")
+        table.add_row(
+            _t(a.get("id")),
+            _t("yes" if a.get("inside_now") else "no"),
+            _t("yes" if a.get("watched") else "no"),
+            _t(str(len(a.get("planned") or []))),
+            _t(exit_text),
+            _t(
+                "" if clear is None else ("yes" if clear else "NO"),
+                "" if clear in (None, True) else "bold red",
+            ),
+        )
+    replan = impact.get("replan") or []
+    table.caption = (
+        f"re-planned out of the zone: {', '.join(map(str, replan))}" if replan else "nothing to re-plan"
+    )
+    return table
+
+
+def obligations_list(items: Iterable[Any]) -> Table:
+    """The obligations this node watches."""
+    table = _table("Obligations watched")
+    for column in ("thread", "kind", "requester", "phase", "deadline (UTC)", "aircraft", "overdue"):
+        table.add_column(column)
+    for o in items:
+        if not isinstance(o, dict):
+            continue
+        aircraft = o.get("aircraft") if isinstance(o.get("aircraft"), dict) else {}
+        assert isinstance(aircraft, dict)
+        table.add_row(
+            _t(o.get("thread")),
+            _t(o.get("kind")),
+            _t(o.get("requester")),
+            _t(o.get("phase")),
+            _t(clock(o.get("deadline"))),
+            _t(", ".join(f"{k} {v}" for k, v in aircraft.items())),
+            _t("OVERDUE" if o.get("overdue") else "", "bold red"),
         )
     return table
 
@@ -259,6 +334,22 @@ def _what(kind: str, body: Mapping[str, Any]) -> str:
         return f"reason: {body['reason']!r}" if "reason" in body else ""
     if kind == "expired":
         return f"no answer from {body.get('recipient')}"
+    if kind == "certificate":
+        aircraft: list[Any] = body["aircraft"] if isinstance(body.get("aircraft"), list) else []
+        return f"{len(aircraft)} aircraft clear at {clock(body.get('clear_at'))}"
+    if kind == "verdict":
+        reasons = body.get("reasons") if isinstance(body.get("reasons"), list) else []
+        agreement = body.get("agreement") if isinstance(body.get("agreement"), dict) else None
+        text = f"{body.get('outcome')}"
+        if agreement is not None:
+            text += f" ({agreement.get('matched')}/{agreement.get('total')} samples matched own surveillance"
+            if "max_difference_m" in agreement:
+                text += f", largest difference {agreement['max_difference_m']} m"
+            text += ")"
+        return text + (f": {'; '.join(map(str, reasons[:3]))}" if reasons else "")
+    if kind == "alarm":
+        named: list[Any] = body["aircraft"] if isinstance(body.get("aircraft"), list) else []
+        return f"{body.get('type')}: {', '.join(map(str, named))} — {body.get('reason', '')}"
     return ""
 
 
@@ -299,6 +390,8 @@ def entries_table(entries: Iterable[Any]) -> Table:
 
 def thread_view(thread: Json, now: datetime) -> Group:
     parts: list[Any] = [thread_details(thread, now), Text(""), legs_table(thread)]
+    if isinstance(thread.get("impact"), dict):
+        parts.append(impact_view(thread["impact"]))
     obligations = obligations_table(thread)
     if obligations is not None:
         parts.append(obligations)

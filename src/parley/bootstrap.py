@@ -173,6 +173,7 @@ def build_server(
         lines[party_id].listeners.append(compliance[party_id].received)
         app.include_router(line_node_api.router)
         app.state.protection = ProtectionDesk(lines[party_id], store)
+        compliance[party_id].protected = app.state.protection.exact_items
         app.include_router(protection_api.node_router)
         app.include_router(compliance_api.router)
         root.mount(f"/parties/{party_id}", app)  # for the schema and url_for; requests take the fast path

@@ -10,6 +10,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pyproj import Geod
+
 from parley.compliance.certificate import Crossing, build_certificate
 from parley.compliance.samples import Sample, samples_to_json
 from parley.line.entry import Kind
@@ -320,3 +322,62 @@ def test_a_watch_resumes_from_storage_after_a_restart(world: World) -> None:
     _report(world, ops["A"], OUTSIDE["A"], t0 + timedelta(seconds=2))
     verdict = _eventually(lambda: _entries(world, "red", tid, "verdict"), "verdict")[0]["body"]
     assert verdict["outcome"] == "verified", verdict
+
+
+def test_exit_routes_go_round_a_protected_site_the_party_holds(world: World) -> None:
+    _started(world, "red", "blue", "green")
+    ops = _fly(world)
+    lat, lng, alt = INSIDE["A"]
+    sample = {
+        "time": iso(datetime.now(UTC)),
+        "lat": lat,
+        "lng": lng,
+        "alt_m": alt,
+        "speed_mps": 40.0,
+        "track_deg": 270.0,
+    }
+    r = world.client.post(
+        world.ops_url("blue", f"/operations/{ops['A']}/telemetry"),
+        json={"samples": [sample]},
+        headers=world.operator("blue"),
+    )
+    assert r.status_code == 200, r.text
+    tid = _vacate(world)
+
+    def exit_of_a() -> dict[str, Any]:
+        found = world.client.get(
+            _url("blue", f"/threads/{tid}/impact"), headers=world.operator("blue")
+        ).json()
+        route: dict[str, Any] = next(a for a in found["aircraft"] if a["id"] == ops["A"])["exit"]
+        return route
+
+    straight = exit_of_a()
+    end_lng, end_lat = straight["geometry"]["coordinates"][-1][:2]
+    assert abs(end_lat - lat) < 0.001 and end_lng < 8.05  # straight on, west
+    # Green notifies blue of a hospital exactly where that route leaves the zone.
+    hospital = {
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [end_lng, end_lat]},
+        "properties": {"radius_m": 400, "alt_lower_m": -1000, "alt_upper_m": 100000, "start": _when(-60), "end": _when(86_400)},
+    }  # fmt: skip
+    r = world.client.post(
+        "/parties/green/protect/v1/notify",
+        json={"exact": ["blue"], "subject": "Hospital", "reason": "Protected site", "deadline": _when(600),
+              "what": "field hospital", "volume": hospital,
+              "protected": {"kind": "site", "category": "hospital", "radius_m": 400, "name": "Al-Noor"}},
+        headers=world.operator("green"),
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    _eventually(lambda: len(_known(world)) == 1, "blue holds the notice")
+    around = exit_of_a()
+    assert around["properties"]["crosses"] == [] and around["properties"]["clear_by_deadline"]
+    assert around["geometry"]["coordinates"] != straight["geometry"]["coordinates"]
+    geod = Geod(ellps="WGS84")
+    for p_lng, p_lat, _ in around["geometry"]["coordinates"]:
+        assert geod.inv(end_lng, end_lat, p_lng, p_lat)[2] > 400.0
+
+
+def _known(world: World) -> list[Any]:
+    items: list[Any] = world.client.get(
+        "/parties/blue/protect/v1/items", headers=world.operator("blue")
+    ).json()["items"]
+    return items

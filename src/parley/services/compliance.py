@@ -39,9 +39,9 @@ import contextlib
 import json
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -67,18 +67,20 @@ from parley.compliance.watch import (
 )
 from parley.compliance.zone import Zone
 from parley.domain.errors import InvalidInput, PermissionDenied
+from parley.domain.geo import Circle, LatLng, Polygon, Volume3D, Volume4D
 from parley.domain.operations import OpKind, OpState, OwnOperation, TelemetrySample
 from parley.line.bodies import OBLIGATING, RequestType
 from parley.line.entry import Entry, Kind
 from parley.line.lifecycle import Status, Thread
 from parley.line.times import format_time
+from parley.protection.model import ProtectedMovement, ProtectedSite
 from parley.services.line import node as line_svc
 from parley.services.line.node import LineNode
 from parley.services.party.areas import parse_wire_time, wire_time
 from parley.services.party.node import PartyNode
 from parley.services.party.planning import Outcome, PlanRequest, plan
 from parley.strategic import Operation
-from parley.strategic.f3548 import operation_from_details
+from parley.strategic.f3548 import constraint_from_details, operation_from_details
 
 log = logging.getLogger("parley.compliance")
 
@@ -97,8 +99,8 @@ HELD = FLYING | {OpState.ACCEPTED}
 REPLAN_MARGIN_M = 50.0
 #: Vertices of a circle footprint cut by a zone.
 _CIRCLE_VERTICES = 64
-#: How long before and after the shared samples the requester's own surveillance is read, seconds.
-_SURVEILLANCE_SLACK_S = 30.0
+#: Most zones an exit route is asked to avoid.
+MAX_AVOID = 200
 #: Aircraft named by a requester's overdue alarm when the acceptance named none.
 _UNNAMED = "unnamed"
 
@@ -187,6 +189,8 @@ class Compliance:
     performance: Performance = field(default_factory=Performance)
     #: Re-plan affected operations through the DSS on acceptance.
     replan: bool = True
+    #: The protected sites and movements the node holds exactly (exit routes avoid them).
+    protected: Callable[[], Sequence[ProtectedSite | ProtectedMovement]] = lambda: ()
     _watches: dict[str, _Watched] = field(default_factory=dict)
     _loaded: bool = False
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -241,8 +245,39 @@ class Compliance:
                 states.append(AircraftState.from_sample(latest))
         return states
 
-    def _other_zones(self, thread_id: str) -> list[Zone]:
-        return [w.zone for t, w in self._watches.items() if t != thread_id]
+    def _avoid(self, thread: Thread, zone: Zone) -> list[Zone]:
+        """What exit routes stay out of where they can: the zones of the party's other open
+        obligations, other parties' constraints this node knows of, and the protected sites and
+        movements it holds exactly (a movement where its schedule puts it now), each in force
+        between now and the deadline; at most :data:`MAX_AVOID` of them."""
+        now, until = self.now(), thread.deadline
+        out = [w.zone for t, w in self._watches.items() if t != thread.id]
+        for peer in self.party.repo.list_peers(self.party.party):
+            if peer.kind is not OpKind.CONSTRAINT or not peer.details:
+                continue
+            try:
+                constraint = constraint_from_details(peer.id, peer.details)
+            except Exception:
+                continue
+            for v in constraint.volumes:
+                if (
+                    v.time_start is not None
+                    and v.time_end is not None
+                    and v.time_start <= until
+                    and v.time_end > now
+                ):
+                    with contextlib.suppress(InvalidInput):
+                        out.append(
+                            Zone.from_volume4d(
+                                v, buffer_h_m=0.0, buffer_v_m=0.0, name=f"constraint {peer.id}"
+                            )
+                        )
+        for item in self.protected():
+            with contextlib.suppress(InvalidInput):
+                avoid = _protected_zone(item, now, until)
+                if avoid is not None:
+                    out.append(avoid)
+        return out[:MAX_AVOID]
 
     def _assess(self, thread: Thread) -> Impact:
         zone = zone_of(thread.request)
@@ -253,13 +288,16 @@ class Compliance:
         watched = tuple(
             a.operation_id for a in found if a.state is not None and ops[a.operation_id][0].state in FLYING
         )
-        avoid = self._other_zones(thread.id)
+        avoid = self._avoid(thread, zone)
         exits = {}
         for a in found:
             if a.state is not None and a.inside_now:
+                state = a.state
+                # what the aircraft is in already cannot be avoided (the requester's own reservation)
+                around = [z for z in avoid if not z.contains(state.lat, state.lng, state.alt_m)]
                 try:
                     exits[a.operation_id] = exit_route(
-                        zone, a.state, self.performance, deadline=thread.deadline, avoid=avoid
+                        zone, state, self.performance, deadline=thread.deadline, avoid=around
                     )
                 except InvalidInput as error:
                     log.warning("no exit route for %s: %s", a.operation_id, error.message)
@@ -601,6 +639,32 @@ class Compliance:
                 await self.tick()
             except Exception:
                 log.exception("compliance tick failed")
+
+
+def _protected_zone(item: ProtectedSite | ProtectedMovement, now: datetime, until: datetime) -> Zone | None:
+    """The zone to avoid for a protected item in force between ``now`` and ``until``: a site's
+    outline grown by its radius, over its protected band; a movement's corridor around where its
+    schedule puts it now."""
+    if isinstance(item, ProtectedSite):
+        if not (item.start <= until and item.end > now):
+            return None
+        outline: Circle | Polygon = (
+            Circle(item.outline, item.radius_m) if isinstance(item.outline, LatLng) else item.outline
+        )
+        grow = 0.0 if isinstance(item.outline, LatLng) else item.radius_m
+        volume = Volume4D(
+            Volume3D(outline, item.ground_m, item.top_m()), now, max(until, now + timedelta(seconds=1))
+        )
+        return Zone.from_volume4d(volume, buffer_h_m=grow, buffer_v_m=0.0, name=f"protected {item.name}")
+    if not (item.start - item.margin <= until and item.end + item.margin > now):
+        return None
+    clamped = min(max(now, item.start), item.end)
+    volume = Volume4D(
+        Volume3D(Circle(item.position_at(clamped), item.half_width_m), item.ground_m, item.top_m()),
+        now,
+        max(until, now + timedelta(seconds=1)),
+    )
+    return Zone.from_volume4d(volume, buffer_h_m=0.0, buffer_v_m=0.0, name=f"protected {item.name}")
 
 
 # -- cutting volumes out of a zone ------------------------------------------------------------------

@@ -146,6 +146,10 @@ class ProtectionDesk:
                     shelf[key] = held
         return book
 
+    def exact_items(self) -> list[Protected]:
+        """The protected sites and movements this node holds exactly (not cancelled)."""
+        return self.book().exact_items()
+
     def _index_of(self, items: list[Protected]) -> ProtectionIndex:
         key = tuple(f"{p.id}:{id(p)}" for p in items)
         if self._index is None or self._index[0] != key:

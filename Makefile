@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install serve test check lint typecheck bench-dss bench-tactical bench-strategic bench-party bench-line bench clean system-deps
+.PHONY: install serve test check lint typecheck bench-dss bench-tactical bench-strategic bench-party bench-line bench-compliance bench-protection bench clean system-deps
 
 # The line's compiled modules (setup.py): built again whenever one of their sources changes.
 COMPILED := $(addprefix src/parley/line/,_ed25519.c times.py shapes.py bodies.py entry.py lifecycle.py chain.py transcript.py)
@@ -70,6 +70,15 @@ LINE_VERIFY_ARGS ?= --repeats 1
 bench-line: install
 	$(BIN)/python bench/line_throughput.py
 	$(BIN)/python bench/line_verify.py $(LINE_VERIFY_ARGS)
+
+## Verified compliance: from the last aircraft crossing out (1 Hz telemetry) to the requester's verified
+## certificate, two servers on SQLite (target <= 2 s).
+bench-compliance: install
+	$(BIN)/python bench/compliance_latency.py
+
+## Protection check: an operation of 100 volumes against 10,000 protected sites and movements (target <= 50 ms).
+bench-protection: install
+	$(BIN)/python bench/protection_check.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -99,6 +99,9 @@ HELD = FLYING | {OpState.ACCEPTED}
 REPLAN_MARGIN_M = 50.0
 #: Vertices of a circle footprint cut by a zone.
 _CIRCLE_VERTICES = 64
+#: How long after a deadline the requester waits for a certificate signed in time before its own
+#: overdue alarm, seconds (delivery).
+CERTIFICATE_GRACE_S = 5.0
 #: Most zones an exit route is asked to avoid.
 MAX_AVOID = 200
 #: Aircraft named by a requester's overdue alarm when the acceptance named none.
@@ -197,8 +200,10 @@ class Compliance:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     #: Certificates judged (or being judged) by this process.
     _judging: set[str] = field(default_factory=set)
-    #: Threads the requester has nothing left to alarm on.
-    _settled: set[str] = field(default_factory=set)
+    #: Deadlines up to this time have been looked at for the requester's overdue alarms.
+    _overdue_until: datetime | None = None
+    #: Threads whose overdue check failed, looked at again at the next tick.
+    _overdue_retry: set[str] = field(default_factory=set)
 
     @property
     def name(self) -> str:
@@ -460,6 +465,10 @@ class Compliance:
                 self._watches[thread_id] = _Watched(thread_id, thread.sender, zone, watch)
             self._loaded = True
 
+    async def resume(self) -> None:
+        """Resume the watches stored, if this process has not yet."""
+        await self._load()
+
     def watches(self) -> list[Json]:
         """The open watches, for the operators."""
         out = []
@@ -574,41 +583,44 @@ class Compliance:
         return None if stored is None else self.line.entry(stored).body
 
     async def _requester_overdue(self, now: datetime) -> None:
-        for thread_id in self.line.repo.threads_due(self.name, now):
-            if thread_id in self._settled:
-                continue
+        """Threads whose deadline passed (more than :data:`CERTIFICATE_GRACE_S` ago: a certificate
+        signed in time may still be on its way) since the last look (all of them at the first)."""
+        until = now - timedelta(seconds=CERTIFICATE_GRACE_S)
+        since, self._overdue_until = self._overdue_until, until
+        due = self.line.repo.threads_due(self.name, until, since=since)
+        retry, self._overdue_retry = self._overdue_retry, set()
+        for thread_id in [*due, *sorted(retry - set(due))]:
             try:
-                thread = line_svc.thread_of(self.line, thread_id)
-                if thread.sender != self.name or thread.type not in OBLIGATING:
-                    self._settled.add(thread_id)
-                    continue
-                pending = False
-                for recipient, leg in thread.legs.items():
-                    if leg.status is not Status.ACCEPTED or leg.certificate is not None:
-                        continue
-                    if any(self._mine(h) for h in leg.alarms):
-                        continue
-                    accept = self._accept_body(thread, recipient) or {}
-                    named = list(accept.get("affected", [_UNNAMED]))
-                    if not named:
-                        continue  # nothing affected: nothing to certify
-                    pending = True
-                    await self._alarm(
-                        thread_id,
-                        {
-                            "recipient": recipient,
-                            "type": "overdue",
-                            "aircraft": named,
-                            "observed_at": format_time(now),
-                            "reason": f"no clearance certificate from {recipient} by the deadline {format_time(thread.deadline)}",
-                        },
-                        None,
-                    )
-                if not pending:
-                    self._settled.add(thread_id)
+                await self._requester_overdue_of(thread_id, now)
             except Exception:
-                log.exception("overdue check of thread %s failed", thread_id)
-                self._settled.add(thread_id)
+                log.exception("overdue check of thread %s failed (tried again)", thread_id)
+                self._overdue_retry.add(thread_id)
+
+    async def _requester_overdue_of(self, thread_id: str, now: datetime) -> None:
+        thread = line_svc.thread_of(self.line, thread_id)
+        if thread.sender != self.name or thread.type not in OBLIGATING:
+            return
+        for recipient, leg in thread.legs.items():
+            if leg.status is not Status.ACCEPTED or leg.certificate is not None:
+                continue
+            if any(self._mine(h) for h in leg.alarms):
+                continue
+            accept = self._accept_body(thread, recipient) or {}
+            named = list(accept.get("affected", [_UNNAMED]))
+            if not named:
+                continue  # nothing affected: nothing to certify
+            await self._alarm(
+                thread_id,
+                {
+                    "recipient": recipient,
+                    "type": "overdue",
+                    "aircraft": named,
+                    "observed_at": format_time(now),
+                    "reason": f"no clearance certificate from {recipient} by the deadline "
+                    f"{format_time(thread.deadline)}",
+                },
+                None,
+            )
 
     def _mine(self, entry_hash: str) -> bool:
         stored = self.line.repo.get(self.name, entry_hash)

@@ -45,7 +45,7 @@ async def impact(thread_id: str, service: ComplianceDep, _op: Operator) -> JSONR
 @router.get("/line/v1/obligations")
 async def obligations(service: ComplianceDep, _op: Operator) -> JSONResponse:
     """The obligations this node watches (accepted vacate and hold_clear requests not done)."""
-    await service.tick()
+    await service.resume()
     return JSONResponse({"obligations": service.watches()})
 
 

@@ -238,3 +238,45 @@ def test_checks_over_the_rate_are_refused_and_a_cancellation_ends_the_protection
     for party, path in (("blue", "/operations"), ("red", "/reservations")):
         answer = world.client.post(world.ops_url(party, path), json=volume, headers=world.operator(party))
         assert answer.status_code == 201, answer.text
+
+
+def test_an_operation_of_the_party_is_checked_by_its_id_without_planning_anything(world: World) -> None:
+    done = _notified(world)
+    blue, red = world.operator("blue"), world.operator("red")
+    later = world.client.post(
+        world.ops_url("blue", "/operations"), json=reservation(40.14, start_min=200), headers=blue
+    )
+    passing = world.client.post(
+        world.ops_url("blue", "/operations"),
+        params={"protection_reason": "coordinated with the convoy"},
+        json=reservation(40.14, start_min=95),
+        headers=blue,
+    )
+    reserved = world.client.post(
+        world.ops_url("red", "/reservations"),
+        params={"protection_reason": "coordinated with the convoy"},
+        json=reservation(40.14, start_min=95),
+        headers=red,
+    )
+    assert {later.status_code, passing.status_code, reserved.status_code} == {201}, passing.text
+
+    def check(party: str, body: dict[str, Any]) -> Any:
+        return world.client.post(_protect(party, "/check"), json=body, headers=world.operator(party))
+
+    answer = check("blue", {"operation": later.json()["operation"]["id"]})
+    assert answer.status_code == 200 and answer.json()["conflicts"] == [], answer.text
+    answer = check("blue", {"operation": passing.json()["operation"]["id"]})
+    assert answer.status_code == 200, answer.text
+    (conflict,) = answer.json()["conflicts"]
+    assert conflict["protected"] == done["id"] and conflict["least_distance_m"] > 0
+    # Red's reservation, checked at the shared service (check-only): no distance.
+    answer = check("red", {"operation": reserved.json()["reservation"]["id"]})
+    assert answer.status_code == 200, answer.text
+    (conflict,) = answer.json()["conflicts"]
+    assert conflict["disclosure"] == "check_only" and conflict["least_distance_m"] is None
+    # Refused: another party's operation, an unknown one, an operation and volumes at once.
+    assert check("red", {"operation": passing.json()["operation"]["id"]}).status_code == 404
+    assert check("blue", {"operation": "9a0c9c8e-0000-4000-8000-000000000000"}).status_code == 404
+    both = check("blue", {"operation": later.json()["operation"]["id"], "volumes": [convoy()["route"]]})
+    assert both.status_code == 400 and "not both" in both.json()["message"], both.text
+    assert check("blue", {"operation": "not-an-id"}).status_code == 400

@@ -7,7 +7,8 @@
   a disclosure, 429 over the rate), ``GET protected/{id}/disclosures`` (the notifier's log).
 - ``node_router`` — a party node's ``/protect/v1`` for its operators (scope ``parley.operations``):
   ``POST notify``, ``POST items/{id}/amend``, ``POST items/{id}/cancel``, ``GET items``,
-  ``POST check`` (GeoJSON volumes and routes in, conflicts out), ``GET items/{id}/disclosures``.
+  ``POST check`` (GeoJSON volumes and routes, or one of the party's operations, in; conflicts
+  out), ``GET items/{id}/disclosures``.
 
 A plan that conflicts is answered 409 ``{"message", "conflicts"}``; a check that could not be
 made 503 ``{"message", "unchecked"}`` (:func:`guard_answer`).
@@ -23,10 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parley.api.auth import Principal
 from parley.api.deps import authorize
-from parley.api.party.deps import Operator
+from parley.api.party.deps import NodeDep, Operator
 from parley.clients.line import LINE_SCOPE
 from parley.domain.entities import parse_entity_id
-from parley.domain.errors import InvalidInput
+from parley.domain.errors import InvalidInput, NotFound
+from parley.domain.operations import OpKind
 from parley.ports.protection import TooManyChecks
 from parley.protection.volumes import operation_of
 from parley.services.protection import shared as svc
@@ -37,6 +39,7 @@ from parley.services.protection.desk import (
     ProtectionDesk,
     draft_ref,
 )
+from parley.strategic.f3548 import constraint_from_details, operation_from_details
 from parley.strategic.model import Operation
 
 shared_router = APIRouter(prefix="/line/v1", tags=["Line: protected items (shared service)"])
@@ -131,12 +134,14 @@ class CancelIn(BaseModel):
 
 
 class CheckIn(BaseModel):
-    """Volumes (line GeoJSON volume Features) and routes (corridors) to check."""
+    """Volumes (line GeoJSON volume Features) and routes (corridors) to check, or one of the party's
+    operations or reservations (its volumes as planned, off-nominal ones included)."""
 
     model_config = ConfigDict(extra="forbid")
 
     volumes: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
     routes: list[dict[str, Any]] = Field(default_factory=list, max_length=100)
+    operation: str | None = Field(default=None, description="the id of an operation of this party")
 
 
 def guard_answer(error: ProtectionConflicts | CheckUnavailable) -> tuple[int, dict[str, Any]]:
@@ -210,11 +215,23 @@ async def item_disclosures(item_id: str, desk: DeskDep, _op: Operator) -> JSONRe
 
 
 @node_router.post("/check")
-async def check_plan(body: CheckIn, desk: DeskDep, _op: Operator) -> JSONResponse:
-    """Check volumes and routes against every item the node knows (nothing is signed)."""
-    if not body.volumes and not body.routes:
-        raise InvalidInput("volumes, routes: give at least one")
-    found, unchecked, why = await desk.check(operation_of(body.volumes, body.routes, id="check"))
+async def check_plan(body: CheckIn, desk: DeskDep, node: NodeDep, _op: Operator) -> JSONResponse:
+    """Check volumes and routes, or an operation of this party, against every item the node knows
+    (nothing is signed, nothing planned)."""
+    if body.operation is not None:
+        if body.volumes or body.routes:
+            raise InvalidInput("operation: give an operation, or volumes and routes, not both")
+        op_id = parse_entity_id(body.operation, "operation")
+        own = node.repo.get_operation(node.party, op_id)
+        if own is None:
+            raise NotFound(f"this party has no operation {op_id}")
+        convert = constraint_from_details if own.kind is OpKind.CONSTRAINT else operation_from_details
+        operation = convert(own.id, own.details)
+    elif not body.volumes and not body.routes:
+        raise InvalidInput("volumes, routes: give at least one (or an operation)")
+    else:
+        operation = operation_of(body.volumes, body.routes, id="check")
+    found, unchecked, why = await desk.check(operation)
     return JSONResponse({"conflicts": found, "unchecked": unchecked, "unreachable": why})
 
 

@@ -7,6 +7,7 @@ Every response body is checked against the interface's type from ``uas_standards
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from uas_standards.interuss.automated_testing.flight_planning.v1 import api
 
 from parley.api.party.deps import FP_PLAN, FP_TEST
 from parley.domain.operations import OpState, OwnOperation
+from parley.line.times import format_time
 from tests.party.conftest import World, iso
 
 PLANNER = "uss_qualifier"
@@ -490,3 +492,109 @@ def test_a_peers_conflicting_plan_is_a_user_notification(world: World) -> None:
         url("blue", "/user_notifications"), params={"after": since, "before": since}, headers=planner(world)
     )
     assert valid(earlier, api.QueryUserNotificationsResponse)["user_notifications"] == []
+
+
+# -- protected sites and movements (docs/protection.md) --------------------------------------------
+
+
+def _eventually(probe: Any, what: str, timeout_s: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = probe()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"not within {timeout_s} s: {what}"
+        time.sleep(0.05)
+
+
+def _hospital(world: World, lng: float, lat: float) -> str:
+    """Green notifies a hospital (300 m around the point, every altitude, for 3 hours) exact to
+    blue and check-only to red; its id once both hold it."""
+    for party in ("red", "blue", "green"):
+        _eventually(
+            lambda p=party: (
+                world.client.get(f"/line/v1/registry/{p}", headers=world.token(p, "parley.line")).status_code
+                == 200
+            ),
+            f"{party} registered on the line",
+        )
+    now = datetime.now(UTC)
+    body = {
+        "exact": ["blue"],
+        "check_only": ["red"],
+        "subject": "Hospital",
+        "reason": "Protected site",
+        "deadline": iso(now + timedelta(minutes=30)).replace("+00:00", "Z"),
+        "what": "hospital",
+        "volume": {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [lng, lat]},
+            "properties": {
+                "radius_m": 300.0,
+                "alt_lower_m": -1000.0,
+                "alt_upper_m": 100000.0,
+                "start": format_time(now),
+                "end": format_time(now + timedelta(hours=3)),
+            },
+        },
+        "protected": {"kind": "site", "category": "hospital", "radius_m": 300.0, "name": "Al-Noor"},
+    }
+    answer = world.client.post("/parties/green/protect/v1/notify", json=body, headers=world.operator("green"))
+    assert answer.status_code == 201, answer.text
+    item_id = str(answer.json()["id"])
+    for party in ("red", "blue"):
+        _eventually(
+            lambda p=party: world.client.get(
+                f"/parties/{p}/protect/v1/items", headers=world.operator(p)
+            ).json()["items"],
+            f"{party} holds the hospital",
+        )
+    return item_id
+
+
+def _waivers(world: World, party: str) -> list[dict[str, Any]]:
+    transcript = world.client.get(f"/parties/{party}/line/v1/export", headers=world.operator(party)).json()
+    return [e for e in transcript["entries"] if e["kind"] == "waiver"]
+
+
+def test_a_flight_plan_over_a_protected_site_is_rejected_with_notes_and_nothing_is_planned(
+    world: World,
+) -> None:
+    hospital = _hospital(world, 8.305, 47.005)
+    for party, disclosure, elsewhere in (("blue", "least distance", 8.4), ("red", "keep 0.3 km away", 8.5)):
+        plan_id = new_id()
+        over = upsert(world, party, plan_id, upsert_body(area(8.3, 47.0)))
+        assert (over["planning_result"], over["flight_plan_status"]) == ("Rejected", "NotPlanned"), over
+        assert over["notes"].startswith("not planned: it conflicts with 1 protected site(s) or movement(s)")
+        assert hospital in over["notes"] and "(hospital)" in over["notes"] and disclosure in over["notes"]
+        assert world.server.nodes[party].repo.get_operation_by_flight_plan(party, plan_id) is None
+        # In use from the start: refused the same way, before anything is written.
+        in_use = upsert(world, party, new_id(), upsert_body(area(8.3, 47.0), usage="InUse"))
+        assert (in_use["planning_result"], in_use["flight_plan_status"]) == ("Rejected", "NotPlanned")
+        # Clear of it: planned as ever, and nothing signed.
+        clear = upsert(world, party, plan_id, upsert_body(area(elsewhere, 47.0)))
+        assert (clear["planning_result"], clear["flight_plan_status"]) == ("Completed", "Planned"), clear
+        assert clear["includes_advisories"] == "NoAdvisoriesOrConditions" and "notes" not in clear
+        # Moving the planned flight over the hospital is refused too; the plan stays as it was.
+        moved = upsert(world, party, plan_id, upsert_body(area(8.3, 47.0)))
+        assert (moved["planning_result"], moved["flight_plan_status"]) == ("Rejected", "Planned")
+        volumes = operation(world, party, plan_id).details["volumes"]
+        assert volumes[0]["volume"]["outline_polygon"]["vertices"][0]["lng"] == elsewhere
+        assert _waivers(world, party) == []
+
+
+def test_in_reality_a_flight_in_use_over_a_protected_site_goes_on_signed_and_reported(world: World) -> None:
+    hospital = _hospital(world, 8.305, 47.005)
+    plan_id = new_id()
+    flying = upsert(world, "blue", plan_id, upsert_body(area(8.4, 47.0), usage="InUse"))
+    assert (flying["planning_result"], flying["flight_plan_status"]) == ("Completed", "OkToFly"), flying
+    refused = upsert(world, "blue", plan_id, upsert_body(area(8.3, 47.0), usage="InUse"))
+    assert (refused["planning_result"], refused["flight_plan_status"]) == ("Rejected", "OkToFly")
+    real = upsert(world, "blue", plan_id, upsert_body(area(8.3, 47.0), usage="InUse", style="InReality"))
+    assert (real["planning_result"], real["flight_plan_status"]) == ("Completed", "OkToFly"), real
+    assert real["includes_advisories"] == "AtLeastOneAdvisoryOrCondition"
+    assert "in reality it conflicts with 1 protected site(s)" in real["notes"] and hospital in real["notes"]
+    (waiver,) = _waivers(world, "blue")
+    assert waiver["body"]["ref"] == {"kind": "operation", "id": operation(world, "blue", plan_id).id}
+    assert waiver["body"]["conflicts"][0]["protected"] == hospital
+    assert "InReality" in waiver["body"]["reason"]

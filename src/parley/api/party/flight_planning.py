@@ -14,10 +14,19 @@ Requests are read liberally (unknown fields ignored, as the interface asks) and 
 a body that does not match the interface is a 400 naming the field. Areas are converted to F3548
 ``Volume4D`` JSON: altitudes must be ``W84`` metres (Parley compares volumes above the WGS84
 ellipsoid and has no geoid or terrain model to convert ``SFC`` or ``Takeoff``).
+
+A flight plan's new area is checked against the protected sites and movements the node knows
+(``docs/protection.md``) before it is planned, as the operations API checks a plan: a conflict is
+``Rejected`` with notes naming each protected item (the interface has no way to give a reason to
+go on), a check that could not be made ``Failed``. An activation with the area unchanged is not
+checked again, nor an off-nominal report (the aircraft is where it is). ``InReality`` for a flight
+in use is not refused: the conflicts are signed into the party's log (a waiver) and reported in
+the notes, with the flight planned as the module's table says.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from datetime import datetime
 from typing import Annotated, Any
@@ -30,13 +39,17 @@ from uas_standards.interuss.automated_testing.flight_planning.v1 import api
 
 from parley.api.auth import Principal
 from parley.api.deps import authorize
+from parley.api.line import protection
 from parley.api.party.deps import FP_PLAN, FP_TEST, NodeDep
 from parley.api.routes._responses import errors
 from parley.domain.entities import parse_entity_id
-from parley.domain.errors import Conflict, InvalidInput
-from parley.domain.operations import UserNotification
+from parley.domain.errors import Conflict, InvalidInput, ParleyError
+from parley.domain.operations import OpState, UserNotification
 from parley.services.party import flight_plans
 from parley.services.party.areas import wire_time
+from parley.services.party.node import PartyNode
+from parley.services.protection.desk import CheckUnavailable, ProtectionConflicts, explain
+from parley.strategic.f3548 import operation_from_details
 
 router = APIRouter(prefix="/flight_planning/v1", tags=["InterUSS flight planning test interface"])
 
@@ -193,6 +206,72 @@ def _request(flight_plan_id: str, body: UpsertFlightPlanRequest) -> flight_plans
     )
 
 
+# -- protected sites and movements -----------------------------------------------------------------
+
+
+def _protected_conflicts(conflicts: list[Json]) -> str:
+    items = len({c["protected"] for c in conflicts})
+    return f"it conflicts with {items} protected site(s) or movement(s): " + "; ".join(
+        explain(c) for c in conflicts[:10]
+    )
+
+
+async def _protection_check(
+    http: Request, node: PartyNode, request: flight_plans.FlightPlanRequest
+) -> tuple[flight_plans.FlightPlanOutcome | None, str | None]:
+    """The protection check of a flight plan's new area (see the module): the outcome that stops
+    it, or None; and what to add to the notes of a plan that goes on."""
+    desk = protection.desk_of(http)
+    if (
+        desk is None
+        or not request.volumes
+        or request.usage is flight_plans.Usage.CLOSED
+        or request.style is flight_plans.Style.HYPOTHETICAL
+        or request.uas_state in (flight_plans.UasState.OFF_NOMINAL, flight_plans.UasState.CONTINGENT)
+    ):
+        return None, None
+    current = flight_plans.find(node, request.flight_plan_id)
+    if current is not None and current.state is OpState.ENDED:
+        current = None
+    if current is not None and list(current.details.get("volumes") or []) == list(request.volumes):
+        return None, None  # an activation or a new priority: the area was checked when planned
+    op_id = current.id if current is not None else request.flight_plan_id
+    operation = operation_from_details(op_id, {"volumes": list(request.volumes)})
+    status = flight_plans.status_of(current)
+    in_reality = (
+        request.style is flight_plans.Style.IN_REALITY
+        and current is not None
+        and current.state in (OpState.ACTIVATED, OpState.NONCONFORMING)
+    )
+    try:
+        if in_reality:
+            found = await desk.vet(
+                operation,
+                ref={"kind": "operation", "id": op_id},
+                reason=f"InReality: the flight of flight plan {request.flight_plan_id} is in this area in reality",
+                if_unchecked="proceed",
+            )
+            notes = []
+            if found["conflicts"]:
+                notes.append("in reality " + _protected_conflicts(found["conflicts"]))
+            if found["unchecked"]:
+                notes.append(
+                    f"not checked against {len(found['unchecked'])} protected item(s) notified check-only"
+                )
+            return None, "; ".join(notes) + " (signed into the log)" if notes else None
+        await desk.vet(operation, ref={"kind": "operation", "id": op_id}, reason=None, if_unchecked="refuse")
+    except ProtectionConflicts as error:
+        refusal = "not planned: " + _protected_conflicts(error.conflicts)
+        return flight_plans.FlightPlanOutcome(flight_plans.Result.REJECTED, status, refusal), None
+    except CheckUnavailable as error:
+        return flight_plans.FlightPlanOutcome(flight_plans.Result.FAILED, status, error.message), None
+    except ParleyError as error:
+        return flight_plans.FlightPlanOutcome(
+            flight_plans.Result.FAILED, status, f"the protection check failed: {error.message}"
+        ), None
+    return None, None
+
+
 # -- responses --------------------------------------------------------------------------------------
 
 
@@ -287,7 +366,12 @@ async def get_status(_director: Director) -> JSONResponse:
     "/flight_plans/{flight_plan_id}", operation_id="UpsertFlightPlan", responses=errors(400, 401, 403, 409)
 )
 async def upsert_flight_plan(
-    flight_plan_id: str, body: UpsertFlightPlanRequest, node: NodeDep, replies: Replies, _planner: Planner
+    flight_plan_id: str,
+    body: UpsertFlightPlanRequest,
+    node: NodeDep,
+    replies: Replies,
+    _planner: Planner,
+    http: Request,
 ) -> JSONResponse:
     """A virtual user creates, changes, activates, reports off-nominal or closes a flight plan."""
     plan_id = parse_entity_id(flight_plan_id, "flight_plan_id")
@@ -298,7 +382,11 @@ async def upsert_flight_plan(
     replies.start(body.request_id)
     content: Json | None = None
     try:
-        outcome = await flight_plans.upsert(node, request)
+        stopped, protected_notes = await _protection_check(http, node, request)
+        outcome = stopped or await flight_plans.upsert(node, request)
+        if protected_notes and outcome.result is flight_plans.Result.COMPLETED:
+            notes = f"{outcome.notes}; {protected_notes}" if outcome.notes else protected_notes
+            outcome = dataclasses.replace(outcome, notes=notes, advisories=True)
         content = api.UpsertFlightPlanResponse(**_fields(outcome))
     finally:
         replies.finish(body.request_id, plan_id, content)

@@ -224,7 +224,7 @@ class ProtectionDesk:
             raise ProtectionConflicts(
                 f"conflicts with {len({c['protected'] for c in conflicts})} protected site(s) or "
                 "movement(s): "
-                + "; ".join(_explain(c) for c in conflicts[:10])
+                + "; ".join(explain(c) for c in conflicts[:10])
                 + "; to go on, give a reason (protection_reason), which is signed into the log",
                 conflicts,
             )
@@ -465,7 +465,8 @@ def _exact_json(c: ProtectionConflict) -> Json:
     }
 
 
-def _explain(c: Json) -> str:
+def explain(c: Json) -> str:
+    """One conflict in words: the item, when, the distance to keep (and the least one, when known)."""
     what = f"{c['kind']} {c['protected']}" + (f" ({c['category']})" if c.get("category") else "")
     distance = (
         f", least distance {c['least_distance_m'] / 1000:.2f} km"

@@ -204,9 +204,59 @@ def thread_details(thread: Json, now: datetime) -> Table:
         rows.append(("what", _t(body["what"])))
     if "text" in body:
         rows.append(("text", _t(body["text"])))
+    rows += _protection_rows(thread, body, now)
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def _protection_rows(thread: Json, body: Mapping[str, Any], now: datetime) -> list[tuple[str, Text | str]]:
+    """A protection notice's item (docs/protection.md) and each recipient's acknowledgement."""
+    protected = body.get("protected") if isinstance(body.get("protected"), dict) else None
+    if protected is None and "cancels" not in body:
+        return []
+    rows: list[tuple[str, Text | str]] = []
+    if protected is None:
+        rows.append(("cancels", _t(f"protected item {body.get('cancels')}")))
+    else:
+        assert isinstance(protected, dict)
+        kind = protected.get("kind")
+        text = f"{kind} {protected.get('id') or thread.get('id')}"
+        if protected.get("category"):
+            text += f" ({protected['category']})"
+        area = protected.get("check_only")
+        if isinstance(area, dict):
+            cells: list[Any] = area["cells"] if isinstance(area.get("cells"), list) else []
+            text += (
+                f", check-only: {window(area.get('start'), area.get('end'))}, "
+                f"{len(cells)} coarse 0.25° cell(s); no geometry"
+            )
+        elif kind == "site":
+            text += f" {protected.get('name')!r}, keep {protected.get('radius_m')} m away"
+        else:
+            text += (
+                f" {protected.get('name')!r}: {protected.get('vehicles')} vehicle(s), "
+                f"{len(protected.get('schedule') or [])} waypoints, margin {protected.get('time_margin_s')} s"
+            )
+        if body.get("amends"):
+            text += " (amended version)"
+        rows.append(("protected", _t(text)))
+    passed = (_time(thread.get("deadline")) or now) <= now
+    acks = Text()
+    for i, (party, leg) in enumerate(_legs(thread).items()):
+        status = str(leg.get("status"))
+        if status == "accepted":
+            state, style = "acknowledged", "green"
+        elif status in ("declined", "countered", "withdrawn"):
+            state, style = status, _STYLES.get(status, "")
+        elif passed:
+            state, style = "OVERDUE", "bold red"
+        else:
+            state, style = "waiting", "yellow"
+        acks.append(("; " if i else "") + f"{party} ")
+        acks.append(state, style=style)
+    rows.append(("acknowledged", acks))
+    return rows
 
 
 def legs_table(thread: Json) -> Table:
@@ -347,6 +397,15 @@ def _what(kind: str, body: Mapping[str, Any]) -> str:
                 text += f", largest difference {agreement['max_difference_m']} m"
             text += ")"
         return text + (f": {'; '.join(map(str, reasons[:3]))}" if reasons else "")
+    if kind == "waiver":
+        ref = body.get("ref") if isinstance(body.get("ref"), dict) else {}
+        assert isinstance(ref, dict)
+        found: list[Any] = body["conflicts"] if isinstance(body.get("conflicts"), list) else []
+        unchecked: list[Any] = body["unchecked"] if isinstance(body.get("unchecked"), list) else []
+        text = f"{ref.get('kind')} {ref.get('id')} goes on despite {len(found)} protection conflict(s)"
+        if unchecked:
+            text += f", {len(unchecked)} item(s) unchecked"
+        return text + f": {body.get('reason')!r}"
     if kind == "alarm":
         named: list[Any] = body["aircraft"] if isinstance(body.get("aircraft"), list) else []
         return f"{body.get('type')}: {', '.join(map(str, named))} — {body.get('reason', '')}"

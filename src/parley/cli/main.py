@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from parley.cli import db, line, ops, protect, serve, tactical
+from parley.cli import db, line, ops, protect, serve, sim, tactical
 from parley.cli.token import token
 
 app = typer.Typer(
@@ -18,6 +18,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(tactical.app, name="tactical")
 app.add_typer(ops.app, name="ops")
 app.add_typer(line.app, name="line")
+app.add_typer(sim.app, name="sim")
+app.command("demo")(sim.demo)
 app.add_typer(protect.app, name="protect")
 app.command("token", help="DEVELOPMENT ONLY: mint an access token signed by the dev key.")(token)
 

@@ -1,0 +1,151 @@
+"""``parley sim``: validate and play scenario files; ``parley demo``: the seed case."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(help="Scenarios: validate them, play them against real party nodes.", no_args_is_help=True)
+
+#: The seed case (MISSION.md's demo scenario), shipped with the package.
+SEED = Path(__file__).resolve().parent.parent / "sim" / "scenarios" / "desert_road.yaml"
+
+
+def _speed(text: str) -> float | None:
+    if text == "max":
+        return None
+    try:
+        value = float(text.removesuffix("x"))
+    except ValueError:
+        raise typer.BadParameter("a factor such as 1, 10 or 60, or max") from None
+    if not 0 < value <= 10_000:
+        raise typer.BadParameter("a factor between 0 and 10000, or max")
+    return value
+
+
+FileArg = Annotated[
+    Path, typer.Argument(help="A scenario file (YAML; see docs/scenarios.md).", show_default=False)
+]
+SpeedOpt = Annotated[
+    str,
+    typer.Option(
+        "--speed", help="Scenario seconds per wall second (1 = real time), or max: as fast as it goes."
+    ),
+]
+ExportOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--export", help="Write each party's transcript and the replay bundle here.", show_default=False
+    ),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="postgresql://... (default: SQLite in a temporary directory)",
+        show_default=False,
+    ),
+]
+
+
+@app.command("validate")
+def validate(file: FileArg) -> None:
+    """Check a scenario file; print every problem with its line and field, exit 2 if any."""
+    from parley.sim.scenario import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(file)
+    except ScenarioError as error:
+        for problem in error.problems:
+            typer.echo(problem, err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"{file}: valid — {scenario.name}: {len(scenario.parties)} parties, {len(scenario.aircraft)} aircraft, "
+        f"{len(scenario.movements)} movements, {len(scenario.actions)} actions, "
+        f"{len(scenario.expectations)} expectations over {scenario.duration}"
+    )
+
+
+@app.command("run")
+def run(
+    file: FileArg,
+    speed: SpeedOpt = "max",
+    export: ExportOpt = None,
+    database_url: DbOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the expectations.")] = False,
+) -> None:
+    """Play a scenario against real party nodes over HTTP and check its expectations (exit 1 if one fails)."""
+    play(file, _speed(speed), export, database_url, quiet)
+
+
+def play(file: Path, speed: float | None, export: Path | None, database_url: str | None, quiet: bool) -> None:
+    from parley.sim.runner import Runner
+    from parley.sim.scenario import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(file)
+    except ScenarioError as error:
+        for problem in error.problems:
+            typer.echo(problem, err=True)
+        raise typer.Exit(2) from None
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[clock]}"), TimeElapsedColumn(),
+        console=console, transient=True, disable=quiet,
+    ) as progress:  # fmt: skip
+        task = progress.add_task(scenario.name, total=scenario.duration.total_seconds(), clock="00:00:00")
+
+        def advanced(done: float, total: float) -> None:
+            s = int(done)
+            progress.update(task, completed=done, clock=f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}")
+
+        def said(text: str) -> None:
+            if not quiet:
+                progress.console.print(text, highlight=False)
+
+        runner = Runner(
+            scenario,
+            speed=speed,
+            database_url=database_url,
+            export=export,
+            on_progress=advanced,
+            on_event=said,
+        )
+        outcome = asyncio.run(runner.run())
+    table = Table(title=f"{scenario.name}: expectations", title_justify="left")
+    table.add_column("")
+    table.add_column("expectation")
+    table.add_column("found")
+    for expectation, ok, why in outcome.results:
+        table.add_row("[green]✓[/]" if ok else "[red]✗[/]", expectation.describe(), why)
+    out = Console()
+    out.print(table)
+    for problem in outcome.problems:
+        out.print(f"[red]problem:[/] {problem}", highlight=False)
+    for path in outcome.exported:
+        out.print(f"wrote {path}", highlight=False)
+    held = sum(ok for _, ok, _ in outcome.results)
+    out.print(f"{held}/{len(outcome.results)} expectations held in {outcome.wall_s:.1f} s", highlight=False)
+    if not outcome.ok:
+        raise typer.Exit(1)
+
+
+def demo(
+    headless: Annotated[
+        bool, typer.Option("--headless", help="Play the seed case to its end without a browser.")
+    ] = False,
+    speed: SpeedOpt = "1",
+    export: ExportOpt = None,
+    database_url: DbOpt = None,
+) -> None:
+    """The seed case (a desert road, a vacate, a convoy, a question left unanswered)."""
+    if not headless:
+        typer.echo("the map is not built yet: run with --headless", err=True)
+        raise typer.Exit(2)
+    play(SEED, _speed(speed), export, database_url, quiet=False)

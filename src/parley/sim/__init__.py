@@ -1,0 +1,1 @@
+"""Scenarios and the simulation that plays them against real party nodes (``docs/scenarios.md``)."""

@@ -379,7 +379,7 @@ def _watch(server: Server, *args: str) -> subprocess.Popen[str]:
 
 
 def test_watch_prints_events_and_stops_on_its_own_or_on_ctrl_c(server: Server) -> None:
-    table = _watch(server, "--for", "4s")
+    table = _watch(server, "--for", "10s")  # long enough for the vacate on a busy machine
     lines = _watch(server, "--json")
     assert lines.stdout is not None
     try:
@@ -393,7 +393,7 @@ def test_watch_prints_events_and_stops_on_its_own_or_on_ctrl_c(server: Server) -
         lines.send_signal(signal.SIGINT)
         out, err = lines.communicate(timeout=10)
         assert lines.returncode == 0, err
-        out, err = table.communicate(timeout=15)
+        out, err = table.communicate(timeout=30)
         assert table.returncode == 0, err
         row = next(line for line in out.splitlines() if tid in line)
         assert "entry" in row and "red#" in row

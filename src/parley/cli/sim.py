@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -94,6 +95,9 @@ def play(file: Path, speed: float | None, export: Path | None, database_url: str
         for problem in error.problems:
             typer.echo(problem, err=True)
         raise typer.Exit(2) from None
+    # The nodes' own warnings (a line not yet registered while the server binds its port, a peer
+    # retried) are not the run's business: what fails shows in the run's problems and expectations.
+    logging.getLogger("parley").setLevel(logging.ERROR)
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[clock]}"), TimeElapsedColumn(),

@@ -381,3 +381,33 @@ def _known(world: World) -> list[Any]:
         "/parties/blue/protect/v1/items", headers=world.operator("blue")
     ).json()["items"]
     return items
+
+
+def test_operations_are_replanned_out_of_a_reservation_over_them(world: World) -> None:
+    """The requester's reservation covers the obligor's flying operation: re-planning it out of the
+    zone is a modification that shrinks a pre-existing conflict, so it goes through."""
+    _started(world, "red", "blue")
+    ops = _fly(world)
+    _report(world, ops["A"], INSIDE["A"], datetime.now(UTC))
+    zone = _zone()
+    reservation = {
+        "name": "Assault area", "altitude_lower_m": 0, "altitude_upper_m": 2_000,
+        "time_start": zone["properties"]["start"], "time_end": zone["properties"]["end"],
+        "volumes": {"type": "FeatureCollection", "features": [{**zone, "properties": {}}]},
+    }  # fmt: skip
+    r = world.client.post(
+        world.ops_url("red", "/reservations"), json=reservation, headers=world.operator("red")
+    )
+    assert r.status_code == 201, r.text
+    tid = _vacate(world)
+    _accept(world, tid)
+
+    def replanned() -> list[dict[str, Any]] | None:
+        r = world.client.get(world.ops_url("blue", f"/operations/{ops['A']}"), headers=world.operator("blue"))
+        features: list[dict[str, Any]] = r.json()["operation"]["volumes"]["features"]
+        return features if len(features) > 1 else None
+
+    features = _eventually(replanned, "re-planned despite the reservation")
+    state = world.client.get(world.ops_url("blue", f"/operations/{ops['A']}"), headers=world.operator("blue"))
+    assert state.json()["operation"]["state"] == "Activated"
+    assert len(features) >= 3  # before the deadline; around the zone until its end; after it

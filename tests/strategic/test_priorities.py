@@ -101,6 +101,19 @@ def test_a_new_conflict_of_an_activated_intent_blocks_its_modification() -> None
     assert conflict.blocking and conflict.reason is Reason.HIGHER_PRIORITY
 
 
+def test_an_activated_intent_may_shrink_inside_a_constraint_published_over_it() -> None:
+    reservation = op("reservation", THERE, kind=OperationKind.CONSTRAINT)
+    before = op("mine", HERE, priority=0, state=IntentState.ACTIVATED)
+    after = op("mine", vol(PLANE.polygon(rect(60, 60, 120, 120))), priority=0, state=IntentState.ACTIVATED)
+    (conflict,) = check(after, [reservation], previous=before).conflicts
+    assert not conflict.blocking and conflict.reason is Reason.PRE_EXISTING
+    # a new conflict with it still blocks; so does planning (not modifying an Activated version)
+    (conflict,) = check(after, [reservation], previous=op("mine", ELSEWHERE, state=IntentState.ACTIVATED)).conflicts
+    assert conflict.blocking and conflict.reason is Reason.CONSTRAINT
+    (conflict,) = check(dataclasses.replace(after, state=IntentState.ACCEPTED), [reservation], previous=before).conflicts
+    assert conflict.blocking
+
+
 def test_pre_existing_only_applies_between_activated_intents() -> None:
     before = op("mine", HERE, priority=0, state=IntentState.ACTIVATED)
     after = dataclasses.replace(before, volumes=(THERE,))

@@ -623,6 +623,14 @@ class Runner:
             warned = set(self.reservations[e.reservation]["warned"])
             wanted = {self.requests[label].item for label in e.warned_about or []}
             return warned == wanted, f"warned about {sorted(warned) or 'nothing'}"
+        if e.operation is not None:
+            op = self.operations.get(e.operation)
+            if op is None:
+                return False, "never planned"
+            aircraft = next(a for a in self.s.aircraft if a.id == e.operation)
+            r = await self.client(aircraft.party).get(f"/ops/v1/operations/{op}")
+            state = r.json()["operation"]["state"] if r.status_code == 200 else f"HTTP {r.status_code}"
+            return state == e.state, f"{state}"
         # logs_verify
         failures = []
         for p in self.s.parties:

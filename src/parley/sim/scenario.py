@@ -377,10 +377,14 @@ class Action(_Model):
         return next(name for name in _ACTIONS if getattr(self, name) is not None)
 
 
+_SUBJECTS = ("request", "certificate", "alarm", "notice", "reservation", "operation", "logs_verify")
+
+
 class Expectation(_Model):
     """One of: a request's final ``status`` (and ``before_deadline``); a ``certificate``'s verdict;
     an ``alarm`` of a type on a request; a notice ``acknowledged_by`` parties; a reservation
-    ``warned_about`` notices (or none); every party's log verifies (``logs_verify``)."""
+    ``warned_about`` notices (or none); the ``state`` of an aircraft's ``operation`` at the end;
+    every party's log verifies (``logs_verify``)."""
 
     request: str | None = None
     status: Literal["accepted", "declined", "countered", "withdrawn", "expired"] | None = None
@@ -393,25 +397,22 @@ class Expectation(_Model):
     acknowledged_by: list[str] | None = None
     reservation: str | None = None
     warned_about: list[str] | None = None
+    operation: str | None = None
+    state: Literal["Accepted", "Activated", "Nonconforming", "Contingent", "Ended"] | None = None
     logs_verify: bool | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Expectation:
-        subjects = [
-            n
-            for n in ("request", "certificate", "alarm", "notice", "reservation", "logs_verify")
-            if getattr(self, n) is not None
-        ]
+        subjects = [n for n in _SUBJECTS if getattr(self, n) is not None]
         if len(subjects) != 1:
-            raise ValueError(
-                "an expectation is about exactly one of request, certificate, alarm, notice, reservation, logs_verify"
-            )
+            raise ValueError(f"an expectation is about exactly one of {', '.join(_SUBJECTS)}")
         need = {
             "request": "status",
             "certificate": "outcome",
             "alarm": "type",
             "notice": "acknowledged_by",
             "reservation": "warned_about",
+            "operation": "state",
         }
         wanted = need.get(subjects[0])
         if wanted is not None and getattr(self, wanted) is None:
@@ -433,6 +434,8 @@ class Expectation(_Model):
         if self.reservation is not None:
             about = ", ".join(self.warned_about or []) or "nothing"
             return f"reservation {self.reservation} warned about {about}"
+        if self.operation is not None:
+            return f"operation of {self.operation} {self.state}"
         return "every party's log verifies"
 
 
@@ -623,6 +626,8 @@ def _references(s: Scenario) -> Iterator[tuple[list[Any], str]]:
                 yield ["expectations", i, name], f"no request {named!r} in the actions"
         if e.notice is not None and e.notice not in notices:
             yield ["expectations", i, "notice"], f"no notice {e.notice!r} in the actions"
+        if e.operation is not None and e.operation not in aircraft:
+            yield ["expectations", i, "operation"], f"no aircraft {e.operation!r}"
         if e.reservation is not None and e.reservation not in reservations:
             yield ["expectations", i, "reservation"], f"no reservation {e.reservation!r} in the actions"
         for k, label in enumerate(e.warned_about or []):

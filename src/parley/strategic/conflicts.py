@@ -302,7 +302,7 @@ def check(
     ``others`` (intents and constraints from the DSS, with their details).
 
     ``previous`` is the version of the subject being replaced, if any: when both are Activated,
-    conflicts it already had with Activated intents do not block (SCD0030). Others with the
+    conflicts it already had with Activated intents (SCD0030), and with constraints, do not block. Others with the
     subject's id (its own earlier version) are skipped. Raises
     :class:`~parley.strategic.errors.InvalidOperation` for a volume the engine cannot check.
     """
@@ -322,10 +322,17 @@ def check(
         and op.state is IntentState.ACTIVATED
         and before.operation.state is IntentState.ACTIVATED
     ):
+        # SCD0030: conflicts the Activated version already had with Activated intents; and, likewise,
+        # with constraints (a flying operation must be able to shrink out of a constraint published
+        # over it, e.g. to vacate a reserved area)
         candidates = [
             k
             for k, (blocks, _, _) in decisions.items()
-            if blocks and prepared[k].operation.state is IntentState.ACTIVATED
+            if blocks
+            and (
+                prepared[k].operation.state is IntentState.ACTIVATED
+                or prepared[k].operation.kind is OperationKind.CONSTRAINT
+            )
         ]
         if candidates:
             already, _, _ = _conflicting_pairs(before, [prepared[k] for k in candidates], policy.precision_m)

@@ -108,9 +108,13 @@ def test_an_activated_intent_may_shrink_inside_a_constraint_published_over_it() 
     (conflict,) = check(after, [reservation], previous=before).conflicts
     assert not conflict.blocking and conflict.reason is Reason.PRE_EXISTING
     # a new conflict with it still blocks; so does planning (not modifying an Activated version)
-    (conflict,) = check(after, [reservation], previous=op("mine", ELSEWHERE, state=IntentState.ACTIVATED)).conflicts
+    (conflict,) = check(
+        after, [reservation], previous=op("mine", ELSEWHERE, state=IntentState.ACTIVATED)
+    ).conflicts
     assert conflict.blocking and conflict.reason is Reason.CONSTRAINT
-    (conflict,) = check(dataclasses.replace(after, state=IntentState.ACCEPTED), [reservation], previous=before).conflicts
+    (conflict,) = check(
+        dataclasses.replace(after, state=IntentState.ACCEPTED), [reservation], previous=before
+    ).conflicts
     assert conflict.blocking
 
 

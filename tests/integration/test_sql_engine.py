@@ -7,6 +7,7 @@ import sqlite3
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from parley.ports.repositories import TransientConflict
 from parley.services.transact import transact
 from parley.storage.sql import migrate
 from parley.storage.sql.engine import make_engine, normalise_url
-from parley.storage.sql.uow import SqlStore
+from parley.storage.sql.uow import SqlStore, SqlUnitOfWork
 from parley.testing.postgres import PostgresServer
 
 AVAILABILITY = UssAvailability(Manager("uss1"), UssAvailabilityState.DOWN, "v7")
@@ -169,6 +170,13 @@ def test_sqlite_writers_of_two_stores_exclude_each_other(sqlite_url: str) -> Non
         second.dispose()
 
 
+def _scalar(uow: SqlUnitOfWork, sql: str) -> Any:
+    """The one value ``sql`` selects, in the unit of work's transaction (on its DB-API cursor)."""
+    cursor = uow.repo._cursor()  # type: ignore[attr-defined]
+    cursor.execute(sql)
+    return cursor.fetchone()[0]
+
+
 @pytest.mark.postgres
 def test_postgres_readonly_units_of_work_refuse_writes(postgres_store: SqlStore) -> None:
     """A read-only unit of work is a READ ONLY snapshot; its pooled connection is writable again
@@ -179,7 +187,7 @@ def test_postgres_readonly_units_of_work_refuse_writes(postgres_store: SqlStore)
             reader.repo.set_uss_availability(AVAILABILITY)
     for _ in range(3):  # whichever pooled connection comes next
         with postgres_store.unit_of_work() as uow:
-            level = uow.repo._connection().exec_driver_sql("SHOW transaction_isolation").scalar()  # type: ignore[attr-defined]
+            level = _scalar(uow, "SHOW transaction_isolation")
             assert level == "serializable"
             uow.repo.set_uss_availability(AVAILABILITY)
             uow.commit()
@@ -199,7 +207,7 @@ def test_postgres_lost_connections_are_retried(
             with store.unit_of_work(readonly=ro) as uow:
                 if not ro:
                     uow.repo.set_uss_availability(AVAILABILITY)
-                pids.append(uow.repo._connection().exec_driver_sql("SELECT pg_backend_pid()").scalar())  # type: ignore[attr-defined]
+                pids.append(_scalar(uow, "SELECT pg_backend_pid()"))
                 uow.commit()
         admin = sa.create_engine(postgres_server.url("postgres"), isolation_level="AUTOCOMMIT")
         try:

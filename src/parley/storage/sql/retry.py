@@ -25,7 +25,7 @@ def run(store: SqlStore, work: Callable[[sa.Connection], T], *, readonly: bool =
     :data:`ATTEMPTS` times, then :class:`TransientConflict`."""
     for attempt in range(ATTEMPTS):
         try:
-            with store.unit_of_work(readonly=readonly) as uow:
+            with store.connection_unit_of_work(readonly=readonly) as uow:
                 with translate_errors():
                     result = work(uow.connection)
                 uow.commit()

@@ -1,11 +1,20 @@
 """The SQL storage adapter: :class:`SqlRepository` and :class:`SqlUnitOfWork` over SQLite or
 PostgreSQL, built from a :class:`SqlStore`.
 
+Plain DB-API statements on one borrowed pooled connection per unit of work (as the line's store,
+ADR 0009; here ADR 0011): a DSS transaction is a handful of short indexed statements, and
+SQLAlchemy's execution machinery cost more CPU than the statements themselves. SQLAlchemy still
+owns the engines (pools, SQLite's pragmas, PostgreSQL's isolation levels) and the schema
+(``tables.py``, Alembic). The SQL is fixed text per dialect (``?`` placeholders on SQLite, ``%s`` on
+PostgreSQL); rows are read as tuples in a fixed column order.
+
 A search is one indexed lookup of the area's cells in the entity's ``*_cells`` table, filtered by
 the closed altitude and time bounds of the area (``NULL`` and ``None`` meaning unbounded, exactly as
 :meth:`parley.domain.extent.Extent4D.may_intersect`). The area's cells travel as ONE bound value
 whatever their number (a ``bigint[]`` for ``= ANY`` on PostgreSQL, a JSON array read by
 ``json_each`` on SQLite), so no statement ever approaches a driver's limit on bound variables.
+On PostgreSQL an entity and its cells are written by one statement (the row's upsert, the removal
+of the cells it left and the insertion of its new ones), so a write costs one round trip.
 
 Results are sorted by id in Python (code-point order, as the in-memory adapter), whatever the
 database's collation.
@@ -13,19 +22,19 @@ database's collation.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Self, TypeVar
 
-import sqlalchemy as sa
+import msgspec
+import psycopg
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine, RootTransaction
 
 from parley.domain.entities import (
@@ -34,23 +43,18 @@ from parley.domain.entities import (
     EntityId,
     Manager,
     OperationalIntentReference,
+    OperationalIntentState,
+    Ovn,
     Subscription,
     UssAvailability,
+    UssAvailabilityState,
 )
 from parley.domain.extent import Extent4D
 from parley.ports.repositories import DssRepository, TransientConflict
-from parley.storage.sql import mapping, tables
+from parley.storage.sql import mapping
 from parley.storage.sql.engine import READONLY_OPTION, SQLITE_BUSY_TIMEOUT_S, make_engine
 
 T = TypeVar("T")
-
-#: Textual statements by dialect and SQL string (a bounded set: a few shapes per entity kind and dialect).
-_TEXT_CACHE: dict[tuple[bool, str], sa.TextClause] = {}
-
-#: The availability records of several USSs, in one statement (an expanding IN list).
-_AVAILABILITIES = sa.select(tables.uss_availability).where(
-    tables.uss_availability.c.uss.in_(sa.bindparam("usses", expanding=True))
-)
 
 #: PostgreSQL SQLSTATEs of transactions aborted because of concurrent ones: retrying may succeed.
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
@@ -58,13 +62,28 @@ _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, d
 
 def is_transient(error: sa_exc.DBAPIError) -> bool:
     """True when ``error`` reports a transaction that lost a race (worth retrying)."""
-    orig = error.orig
+    return _raw_transient(error.orig)
+
+
+def _raw_transient(orig: BaseException | None) -> bool:
+    """True when a DB-API error reports a transaction that lost a race."""
     if getattr(orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
         return True
     if isinstance(orig, sqlite3.OperationalError):
         name = str(getattr(orig, "sqlite_errorname", ""))
         return name.startswith("SQLITE_BUSY") or "database is locked" in str(orig)
     return False
+
+
+def _lost_connection(error: BaseException) -> bool:
+    """A PostgreSQL connection that broke: its connection closed, or the server's word that it is
+    going (SQLSTATE class 08, connection exception; 57P, operator intervention: a terminated
+    backend, a shutdown)."""
+    if not isinstance(error, psycopg.OperationalError):
+        return False
+    sqlstate = str(getattr(error, "sqlstate", None) or "")
+    connection = getattr(getattr(error, "cursor", None), "connection", None)
+    return sqlstate.startswith(("08", "57P")) or bool(getattr(connection, "closed", False))
 
 
 @contextmanager
@@ -83,188 +102,314 @@ def translate_errors(*, retry_disconnects: bool = True) -> Iterator[None]:
         raise
 
 
-@dataclass(frozen=True, slots=True)
-class _Kind(Generic[T]):
-    """An entity type with an extent: its table, its cells table and how to build it from rows."""
-
-    table: sa.Table
-    cells: sa.Table
-    from_row: Callable[[mapping.Row], T]
-    entity_id: Callable[[T], EntityId]
+def _wrapped(error: Exception) -> sa_exc.DBAPIError:
+    """A DB-API error wrapped as SQLAlchemy would have (``.orig`` the driver's error): the cause
+    of the :class:`TransientConflict` raised for it."""
+    return sa_exc.DBAPIError(None, None, error)
 
 
-_OPERATIONAL_INTENTS: _Kind[OperationalIntentReference] = _Kind(
-    tables.operational_intents,
-    tables.operational_intent_cells,
-    mapping.operational_intent_from_row,
-    lambda e: e.id,
+# -- rows -----------------------------------------------------------------------------------------
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_cells_decoder = msgspec.json.Decoder(list[int])
+
+_EXTENT = "cells, altitude_lower_m, altitude_upper_m, time_start_us, time_end_us"
+_OIR_COLUMNS = f"id, manager, version, state, ovn, uss_base_url, subscription_id, {_EXTENT}"
+_CONSTRAINT_COLUMNS = f"id, manager, version, ovn, uss_base_url, {_EXTENT}"
+_SUBSCRIPTION_COLUMNS = (
+    "id, manager, version, notification_index, uss_base_url, notify_for_operational_intents, "
+    f"notify_for_constraints, implicit, {_EXTENT}"
 )
-_CONSTRAINTS: _Kind[ConstraintReference] = _Kind(
-    tables.constraints, tables.constraint_cells, mapping.constraint_from_row, lambda e: e.id
-)
-_SUBSCRIPTIONS: _Kind[Subscription] = _Kind(
-    tables.subscriptions, tables.subscription_cells, mapping.subscription_from_row, lambda e: e.id
-)
+
+
+def _time(us: int | None) -> datetime | None:
+    return None if us is None else _EPOCH + timedelta(microseconds=us)
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _extent(cells: str, lower: Any, upper: Any, start: Any, end: Any) -> Extent4D:
+    return Extent4D(
+        frozenset(_cells_decoder.decode(cells)), _float(lower), _float(upper), _time(start), _time(end)
+    )
+
+
+def _oir(row: Sequence[Any]) -> OperationalIntentReference:
+    id_, manager, version, state, ovn, url, sub, cells, lower, upper, start, end = row
+    return OperationalIntentReference(
+        id=EntityId(id_), manager=Manager(manager), version=int(version),
+        state=OperationalIntentState(state), ovn=Ovn(ovn), extent=_extent(cells, lower, upper, start, end),
+        uss_base_url=url, subscription_id=None if sub is None else EntityId(sub),
+    )  # fmt: skip
+
+
+def _constraint(row: Sequence[Any]) -> ConstraintReference:
+    id_, manager, version, ovn, url, cells, lower, upper, start, end = row
+    return ConstraintReference(
+        id=EntityId(id_), manager=Manager(manager), version=int(version), ovn=Ovn(ovn),
+        extent=_extent(cells, lower, upper, start, end), uss_base_url=url,
+    )  # fmt: skip
+
+
+def _subscription(row: Sequence[Any]) -> Subscription:
+    id_, manager, version, index, url, for_ops, for_cons, implicit, cells, lower, upper, start, end = row
+    return Subscription(
+        id=EntityId(id_), manager=Manager(manager), version=version, notification_index=int(index),
+        extent=_extent(cells, lower, upper, start, end), uss_base_url=url,
+        notify_for_operational_intents=bool(for_ops), notify_for_constraints=bool(for_cons),
+        implicit=bool(implicit),
+    )  # fmt: skip
+
+
+def _extent_values(extent: Extent4D) -> tuple[Any, ...]:
+    c = mapping.extent_columns(extent)
+    return c["cells"], c["altitude_lower_m"], c["altitude_upper_m"], c["time_start_us"], c["time_end_us"]
+
+
+class _Kind:
+    """An entity type with an extent: its table, its cells table, its columns and row builder."""
+
+    __slots__ = ("cells", "columns", "from_row", "table")
+
+    def __init__(self, table: str, columns: str, from_row: Callable[[Sequence[Any]], Any]) -> None:
+        self.table = table
+        self.cells = table.removesuffix("s") + "_cells"
+        self.columns = columns
+        self.from_row = from_row
+
+
+_OPERATIONAL_INTENTS = _Kind("operational_intents", _OIR_COLUMNS, _oir)
+_CONSTRAINTS = _Kind("constraints", _CONSTRAINT_COLUMNS, _constraint)
+_SUBSCRIPTIONS = _Kind("subscriptions", _SUBSCRIPTION_COLUMNS, _subscription)
+
+
+def _upsert_sql(table: str, columns: str, key: str) -> str:
+    """INSERT ... ON CONFLICT (key) DO UPDATE of every other column (no DELETE: no cascade); the
+    same SQL on SQLite and PostgreSQL, ``?`` placeholders."""
+    names = [c.strip() for c in columns.split(",")]
+    updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != key)
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' for _ in names)}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
+
+
+def _sql(postgres: bool) -> dict[str, str]:
+    """The repository's fixed statements for one dialect."""
+    statements: dict[str, str] = {
+        "availability": "SELECT uss, availability, version FROM uss_availability WHERE uss = ?",
+        "availabilities": "SELECT uss, availability, version FROM uss_availability WHERE uss IN_LIST",
+        "set_availability": _upsert_sql("uss_availability", "uss, availability, version", "uss"),
+        "add_report": _upsert_sql("dss_reports", "report_id, reporter, received_at_us, payload", "report_id"),
+        "dependents": "SELECT id FROM operational_intents WHERE subscription_id = ?",
+        "expiring_subscriptions": (
+            "SELECT DISTINCT subscription_id FROM operational_intents "
+            "WHERE time_end_us < ? AND subscription_id IS NOT NULL"
+        ),
+        "stale_subscriptions": (
+            "(time_end_us < ? OR (implicit = ? AND id IN_LIST)) AND NOT EXISTS "
+            "(SELECT 1 FROM operational_intents o WHERE o.subscription_id = subscriptions.id)"
+        ),
+    }
+    for kind in (_OPERATIONAL_INTENTS, _CONSTRAINTS, _SUBSCRIPTIONS):
+        t, cells = kind.table, kind.cells
+        statements[f"{t}.get"] = f"SELECT {kind.columns} FROM {t} WHERE id = ?"
+        statements[f"{t}.upsert"] = _upsert_sql(t, kind.columns, "id")
+        statements[f"{t}.delete_cells"] = f"DELETE FROM {cells} WHERE entity_id = ?"
+        statements[f"{t}.insert_cell"] = f"INSERT INTO {cells} (entity_id, cell_id) VALUES (?, ?)"
+        statements[f"{t}.delete"] = f"DELETE FROM {t} WHERE id = ?"
+        if postgres:
+            # The row, the cells it no longer has and its new ones, in one statement (one round trip).
+            # The two sets of cells are disjoint, so the order in which PostgreSQL runs the parts
+            # does not matter; the foreign key is checked at the end of the statement.
+            statements[f"{t}.upsert_with_cells"] = (
+                f"WITH upserted AS ({statements[f'{t}.upsert']} RETURNING id), "
+                f"gone AS (DELETE FROM {cells} WHERE entity_id = ? AND cell_id <> ALL(?::bigint[])) "
+                f"INSERT INTO {cells} (entity_id, cell_id) SELECT ?, c FROM unnest(?::bigint[]) AS c "
+                "ON CONFLICT DO NOTHING"
+            )
+            # The cells go with the row (ON DELETE CASCADE).
+            statements[f"{t}.delete_with_cells"] = f"DELETE FROM {t} WHERE id = ?"
+    if postgres:
+        return {
+            name: sql.replace("IN_LIST", "= ANY(?)").replace("?", "%s") for name, sql in statements.items()
+        }
+    return {
+        name: sql.replace("IN_LIST", "IN (SELECT value FROM json_each(?))")
+        for name, sql in statements.items()
+    }
+
+
+_SQL = {False: _sql(False), True: _sql(True)}
 
 
 class SqlRepository:
-    """:class:`parley.ports.repositories.DssRepository` on the connection of a unit of work.
+    """:class:`parley.ports.repositories.DssRepository` on the DB-API cursor of a unit of work.
 
-    ``connection`` returns the unit of work's connection, inside a transaction.
+    ``cursor`` returns the unit of work's cursor, inside a transaction.
     """
 
-    def __init__(self, connection: Callable[[], Connection], *, postgres: bool) -> None:
-        self._connection = connection
+    __slots__ = ("_cursor", "_postgres", "_sql")
+
+    def __init__(self, cursor: Callable[[], Any], *, postgres: bool) -> None:
+        self._cursor = cursor
         self._postgres = postgres
+        self._sql = _SQL[postgres]
 
     # -- plumbing ------------------------------------------------------------------------------
-    def _execute(
-        self, statement: sa.Executable, params: dict[str, Any] | list[dict[str, Any]] | None = None
-    ) -> sa.CursorResult[Any]:
-        """Run ``statement`` (with one parameter set, or many) in the unit of work's transaction."""
-        connection = self._connection()
-        with translate_errors():
-            return connection.execute(statement, params)
+    def _run(self, sql: str, params: Sequence[Any]) -> Any:
+        cursor = self._cursor()
+        try:
+            cursor.execute(sql, params)
+        except Exception as error:
+            if _raw_transient(error):
+                raise TransientConflict(str(error)) from _wrapped(error)
+            if _lost_connection(error):  # the pool replaces it (see _rollback_quietly)
+                raise TransientConflict(f"database connection lost: {error}") from _wrapped(error)
+            raise
+        return cursor
 
-    def _execute_text(self, sql: str, params: dict[str, Any] | list[dict[str, Any]]) -> sa.CursorResult[Any]:
-        return self._execute(self._text(sql), params)
+    def _list(self, values: Sequence[Any]) -> Any:
+        """A list bound as one value (``IN_LIST``, ``= ANY``)."""
+        return list(values) if self._postgres else json.dumps(list(values))
 
-    def _area_where(self, kind: _Kind[T], area: Extent4D) -> tuple[str, dict[str, Any]]:
-        """SQL condition on ``kind.table`` (unqualified columns) selecting the entities that may
-        intersect ``area``, and its parameters.
+    def _area_where(self, area: Extent4D) -> tuple[str, list[Any]]:
+        """SQL condition on an entity table (unqualified columns) selecting the entities that may
+        intersect ``area``, its parameters and the cells table to look in (``{cells}``).
 
-        Plain SQL, built from a handful of fixed fragments: this is the DSS's hottest statement,
-        and building it as a SQLAlchemy expression cost more than running it. The area's cells
-        travel as one bound value (``= ANY`` of a ``bigint[]`` on PostgreSQL, ``json_each`` on
-        SQLite). Bounds are closed: [s1, e1] and [s2, e2] overlap unless e2 < s1 or e1 < s2;
-        NULL is unbounded.
+        Bounds are closed: [s1, e1] and [s2, e2] overlap unless e2 < s1 or e1 < s2; NULL is
+        unbounded.
         """
-        cells = kind.cells.name
         ordered = sorted(area.cells)
         if self._postgres:
-            in_cells = f"id IN (SELECT entity_id FROM {cells} WHERE cell_id = ANY(:area_cells))"
-            params: dict[str, Any] = {"area_cells": ordered}
+            parts = ["id IN (SELECT entity_id FROM {cells} WHERE cell_id = ANY(%s::bigint[]))"]
+            params: list[Any] = [ordered]
+            mark = "%s"
         else:
-            in_cells = f"id IN (SELECT entity_id FROM {cells} WHERE cell_id IN (SELECT value FROM json_each(:area_cells)))"
-            params = {"area_cells": json.dumps(ordered)}
-        parts = [in_cells]
+            parts = [
+                "id IN (SELECT entity_id FROM {cells} WHERE cell_id IN (SELECT value FROM json_each(?)))"
+            ]
+            params = [json.dumps(ordered)]
+            mark = "?"
         if area.time_start is not None:
-            parts.append("(time_end_us IS NULL OR time_end_us >= :time_start)")
-            params["time_start"] = mapping.to_us(area.time_start)
+            parts.append(f"(time_end_us IS NULL OR time_end_us >= {mark})")
+            params.append(mapping.to_us(area.time_start))
         if area.time_end is not None:
-            parts.append("(time_start_us IS NULL OR time_start_us <= :time_end)")
-            params["time_end"] = mapping.to_us(area.time_end)
+            parts.append(f"(time_start_us IS NULL OR time_start_us <= {mark})")
+            params.append(mapping.to_us(area.time_end))
         if area.altitude_lower_m is not None:
-            parts.append("(altitude_upper_m IS NULL OR altitude_upper_m >= :altitude_lower)")
-            params["altitude_lower"] = float(area.altitude_lower_m)
+            parts.append(f"(altitude_upper_m IS NULL OR altitude_upper_m >= {mark})")
+            params.append(float(area.altitude_lower_m))
         if area.altitude_upper_m is not None:
-            parts.append("(altitude_lower_m IS NULL OR altitude_lower_m <= :altitude_upper)")
-            params["altitude_upper"] = float(area.altitude_upper_m)
+            parts.append(f"(altitude_lower_m IS NULL OR altitude_lower_m <= {mark})")
+            params.append(float(area.altitude_upper_m))
         return " AND ".join(parts), params
 
-    def _text(self, sql: str) -> sa.TextClause:
-        """A textual statement, compiled once per distinct SQL string."""
-        key = (self._postgres, sql)  # the same SQL may be bound differently per dialect
-        statement = _TEXT_CACHE.get(key)
-        if statement is None:
-            statement = sa.text(sql)
-            if self._postgres and ":area_cells" in sql:
-                statement = statement.bindparams(sa.bindparam("area_cells", type_=pg.ARRAY(sa.BigInteger())))
-            _TEXT_CACHE[key] = statement
-        return statement
-
-    def _build(self, kind: _Kind[T], rows: Iterable[mapping.Row]) -> list[T]:
-        built = [kind.from_row(row) for row in rows]
-        built.sort(key=kind.entity_id)
-        return built
-
-    def _get(self, kind: _Kind[T], entity_id: EntityId) -> T | None:
-        sql = f"SELECT * FROM {kind.table.name} WHERE id = :id"
-        row = self._execute_text(sql, {"id": entity_id}).mappings().first()
+    def _get(self, kind: _Kind, entity_id: EntityId) -> Any:
+        row = self._run(self._sql[f"{kind.table}.get"], (entity_id,)).fetchone()
         return None if row is None else kind.from_row(row)
 
-    def _search(self, kind: _Kind[T], area: Extent4D, manager: Manager | None = None) -> list[T]:
+    def _search(self, kind: _Kind, area: Extent4D, manager: Manager | None = None) -> list[Any]:
         if not area.cells:
             return []
-        where, params = self._area_where(kind, area)
+        where, params = self._area_where(area)
         if manager is not None:
-            where += " AND manager = :manager"
-            params["manager"] = manager
-        sql = f"SELECT * FROM {kind.table.name} WHERE {where}"
-        return self._build(kind, self._execute_text(sql, params).mappings())
+            where += " AND manager = " + ("%s" if self._postgres else "?")
+            params.append(manager)
+        sql = f"SELECT {kind.columns} FROM {kind.table} WHERE {where.format(cells=kind.cells)}"
+        built = [kind.from_row(row) for row in self._run(sql, params).fetchall()]
+        built.sort(key=_entity_id)
+        return built
 
-    def _upsert_row(self, table: sa.Table, row: dict[str, Any], key: str) -> None:
-        """INSERT ... ON CONFLICT (key) DO UPDATE of every other column (no DELETE: no cascade);
-        the same SQL on SQLite and PostgreSQL."""
-        columns = list(row)
-        updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name != key)
-        sql = (
-            f"INSERT INTO {table.name} ({', '.join(columns)}) "
-            f"VALUES ({', '.join(':' + name for name in columns)}) "
-            f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
-        )
-        self._execute_text(sql, row)
-
-    def _upsert(self, kind: _Kind[T], row: dict[str, Any], extent: Extent4D) -> None:
-        entity_id = EntityId(row["id"])
-        self._upsert_row(kind.table, row, "id")
-        cells = kind.cells.name
-        self._execute_text(f"DELETE FROM {cells} WHERE entity_id = :id", {"id": entity_id})
+    def _upsert(self, kind: _Kind, values: tuple[Any, ...], extent: Extent4D) -> None:
+        t = kind.table
+        entity_id = values[0]
+        if self._postgres:
+            cells = sorted(extent.cells)
+            self._run(self._sql[f"{t}.upsert_with_cells"], (*values, entity_id, cells, entity_id, cells))
+            return
+        self._run(self._sql[f"{t}.upsert"], values)
+        self._run(self._sql[f"{t}.delete_cells"], (entity_id,))
         if extent.cells:
-            insert = f"INSERT INTO {cells} (entity_id, cell_id) VALUES (:entity_id, :cell_id)"
-            self._execute_text(insert, mapping.cell_rows(entity_id, extent.cells))
+            cursor = self._cursor()
+            try:
+                cursor.executemany(
+                    self._sql[f"{t}.insert_cell"], [(entity_id, c) for c in sorted(extent.cells)]
+                )
+            except Exception as error:
+                if _raw_transient(error):
+                    raise TransientConflict(str(error)) from _wrapped(error)
+                raise
 
-    def _delete(self, kind: _Kind[T], entity_id: EntityId) -> None:
-        params = {"id": entity_id}
-        self._execute_text(f"DELETE FROM {kind.cells.name} WHERE entity_id = :id", params)
-        self._execute_text(f"DELETE FROM {kind.table.name} WHERE id = :id", params)
+    def _delete(self, kind: _Kind, entity_id: EntityId) -> None:
+        if self._postgres:
+            self._run(self._sql[f"{kind.table}.delete_with_cells"], (entity_id,))
+            return
+        self._run(self._sql[f"{kind.table}.delete_cells"], (entity_id,))
+        self._run(self._sql[f"{kind.table}.delete"], (entity_id,))
 
-    def _delete_where(self, kind: _Kind[T], condition: sa.ColumnElement[bool]) -> int:
-        """Delete the entities matching ``condition`` (a condition on ``kind.table``) and their cells."""
-        doomed = sa.select(kind.table.c.id).where(condition)
-        self._execute(sa.delete(kind.cells).where(kind.cells.c.entity_id.in_(doomed)))
-        return int(self._execute(sa.delete(kind.table).where(condition)).rowcount)
+    def _delete_where(self, kind: _Kind, condition: str, params: Sequence[Any]) -> int:
+        """Delete the entities matching ``condition`` (on ``kind.table``) and their cells."""
+        self._run(
+            f"DELETE FROM {kind.cells} WHERE entity_id IN (SELECT id FROM {kind.table} WHERE {condition})",
+            params,
+        )
+        return int(self._run(f"DELETE FROM {kind.table} WHERE {condition}", params).rowcount)
 
     # -- operational intent references ---------------------------------------------------------
     def get_operational_intent(self, entity_id: EntityId) -> OperationalIntentReference | None:
-        return self._get(_OPERATIONAL_INTENTS, entity_id)
+        found: OperationalIntentReference | None = self._get(_OPERATIONAL_INTENTS, entity_id)
+        return found
 
     def search_operational_intents(self, area: Extent4D) -> list[OperationalIntentReference]:
         return self._search(_OPERATIONAL_INTENTS, area)
 
     def upsert_operational_intent(self, oir: OperationalIntentReference) -> None:
-        self._upsert(_OPERATIONAL_INTENTS, mapping.operational_intent_row(oir), oir.extent)
+        values = (
+            oir.id, oir.manager, oir.version, oir.state.value, oir.ovn, oir.uss_base_url, oir.subscription_id,
+            *_extent_values(oir.extent),
+        )  # fmt: skip
+        self._upsert(_OPERATIONAL_INTENTS, values, oir.extent)
 
     def delete_operational_intent(self, entity_id: EntityId) -> None:
         self._delete(_OPERATIONAL_INTENTS, entity_id)
 
     def dependent_operational_intents(self, subscription_id: EntityId) -> list[EntityId]:
-        t = tables.operational_intents
-        result = self._execute(sa.select(t.c.id).where(t.c.subscription_id == subscription_id))
-        return sorted(EntityId(i) for i in result.scalars())
+        rows = self._run(self._sql["dependents"], (subscription_id,)).fetchall()
+        return sorted(EntityId(row[0]) for row in rows)
 
     # -- constraint references -----------------------------------------------------------------
     def get_constraint(self, entity_id: EntityId) -> ConstraintReference | None:
-        return self._get(_CONSTRAINTS, entity_id)
+        found: ConstraintReference | None = self._get(_CONSTRAINTS, entity_id)
+        return found
 
     def search_constraints(self, area: Extent4D) -> list[ConstraintReference]:
         return self._search(_CONSTRAINTS, area)
 
     def upsert_constraint(self, constraint: ConstraintReference) -> None:
-        self._upsert(_CONSTRAINTS, mapping.constraint_row(constraint), constraint.extent)
+        c = constraint
+        values = (c.id, c.manager, c.version, c.ovn, c.uss_base_url, *_extent_values(c.extent))
+        self._upsert(_CONSTRAINTS, values, c.extent)
 
     def delete_constraint(self, entity_id: EntityId) -> None:
         self._delete(_CONSTRAINTS, entity_id)
 
     # -- subscriptions -------------------------------------------------------------------------
     def get_subscription(self, subscription_id: EntityId) -> Subscription | None:
-        return self._get(_SUBSCRIPTIONS, subscription_id)
+        found: Subscription | None = self._get(_SUBSCRIPTIONS, subscription_id)
+        return found
 
     def search_subscriptions(self, area: Extent4D, manager: Manager | None = None) -> list[Subscription]:
         return self._search(_SUBSCRIPTIONS, area, manager)
 
     def upsert_subscription(self, subscription: Subscription) -> None:
-        self._upsert(_SUBSCRIPTIONS, mapping.subscription_row(subscription), subscription.extent)
+        s = subscription
+        values = (
+            s.id, s.manager, s.version, s.notification_index, s.uss_base_url, s.notify_for_operational_intents,
+            s.notify_for_constraints, s.implicit, *_extent_values(s.extent),
+        )  # fmt: skip
+        self._upsert(_SUBSCRIPTIONS, values, s.extent)
 
     def delete_subscription(self, subscription_id: EntityId) -> None:
         self._delete(_SUBSCRIPTIONS, subscription_id)
@@ -279,68 +424,201 @@ class SqlRepository:
             wanted.append("notify_for_constraints")
         if not wanted or not area.cells:
             return []
-        where, params = self._area_where(_SUBSCRIPTIONS, area)
-        flags = " OR ".join(f"{flag} = :true" for flag in wanted)
-        params["true"] = True
+        where, params = self._area_where(area)
+        mark = "%s" if self._postgres else "?"
+        flags = " OR ".join(f"{flag} = {mark}" for flag in wanted)
+        params += [True] * len(wanted)
         # One statement: the increment is atomic whatever else runs concurrently.
         sql = (
-            f"UPDATE {tables.subscriptions.name} SET notification_index = notification_index + 1 "
-            f"WHERE {where} AND ({flags}) RETURNING *"
+            "UPDATE subscriptions SET notification_index = notification_index + 1 "
+            f"WHERE {where.format(cells=_SUBSCRIPTIONS.cells)} AND ({flags}) RETURNING {_SUBSCRIPTION_COLUMNS}"
         )
-        return self._build(_SUBSCRIPTIONS, self._execute_text(sql, params).mappings())
+        built = [_subscription(row) for row in self._run(sql, params).fetchall()]
+        built.sort(key=_entity_id)
+        return built
 
     # -- USS availability and reports ------------------------------------------------------------
     def get_uss_availability(self, uss: Manager) -> UssAvailability | None:
-        sql = f"SELECT * FROM {tables.uss_availability.name} WHERE uss = :uss"
-        row = self._execute_text(sql, {"uss": uss}).mappings().first()
-        return None if row is None else mapping.availability_from_row(row)
+        row = self._run(self._sql["availability"], (uss,)).fetchone()
+        return None if row is None else _availability(row)
 
     def get_uss_availabilities(self, usses: Collection[Manager]) -> dict[Manager, UssAvailability]:
         if not usses:
             return {}
-        result = self._execute(_AVAILABILITIES, {"usses": sorted(usses)})
-        records = (mapping.availability_from_row(row) for row in result.mappings())
+        rows = self._run(self._sql["availabilities"], (self._list(sorted(usses)),)).fetchall()
+        records = (_availability(row) for row in rows)
         return {record.uss: record for record in records}
 
     def set_uss_availability(self, availability: UssAvailability) -> None:
-        row = mapping.availability_row(availability)
-        self._upsert_row(tables.uss_availability, row, "uss")
+        a = availability
+        self._run(self._sql["set_availability"], (a.uss, a.availability.value, a.version))
 
     def add_report(self, report: DssReport) -> None:
         row = mapping.report_row(report)
-        self._upsert_row(tables.dss_reports, row, "report_id")
+        values = (row["report_id"], row["reporter"], row["received_at_us"], row["payload"])
+        self._run(self._sql["add_report"], values)
 
     # -- housekeeping ----------------------------------------------------------------------------
     def delete_expired(self, before: datetime) -> int:
         cutoff = mapping.to_us(before)
-        removed = 0
-        oi, c = tables.operational_intents, tables.constraints
+        mark = "%s" if self._postgres else "?"
         # The subscriptions of the intents about to expire (by the time_end index, not a scan).
-        expiring = self._execute(
-            sa.select(oi.c.subscription_id)
-            .where(oi.c.time_end_us < cutoff, oi.c.subscription_id.is_not(None))
-            .distinct()
-        )
-        orphan_candidates = sorted(str(i) for i in expiring.scalars())
-        removed += self._delete_where(_OPERATIONAL_INTENTS, oi.c.time_end_us < cutoff)
-        removed += self._delete_where(_CONSTRAINTS, c.c.time_end_us < cutoff)
-        s = tables.subscriptions
+        expiring = self._run(self._sql["expiring_subscriptions"], (cutoff,)).fetchall()
+        orphan_candidates = sorted(str(row[0]) for row in expiring)
+        removed = self._delete_where(_OPERATIONAL_INTENTS, f"time_end_us < {mark}", (cutoff,))
+        removed += self._delete_where(_CONSTRAINTS, f"time_end_us < {mark}", (cutoff,))
         # After the expired operational intents are gone: a subscription still depended on stays.
-        depended_on = sa.exists().where(oi.c.subscription_id == s.c.id)
-        orphaned = sa.and_(s.c.implicit.is_(True), s.c.id.in_(orphan_candidates))
-        stale = sa.and_(sa.or_(s.c.time_end_us < cutoff, orphaned), ~depended_on)
-        removed += self._delete_where(_SUBSCRIPTIONS, stale)
+        params = (cutoff, True, self._list(orphan_candidates))
+        removed += self._delete_where(_SUBSCRIPTIONS, self._sql["stale_subscriptions"], params)
         return removed
 
 
-class SqlUnitOfWork:
-    """One serializable transaction on a connection of ``engine``.
+def _entity_id(entity: Any) -> str:
+    return str(entity.id)
 
-    The transaction begins on ``__enter__`` (on SQLite that takes the write lock, waiting up to the
-    busy timeout); leaving without :meth:`commit` rolls back. After :meth:`commit` or
-    :meth:`rollback` the next statement begins a new transaction. Serialization failures, on any
-    statement or on commit, raise :class:`TransientConflict`.
+
+def _availability(row: Sequence[Any]) -> UssAvailability:
+    uss, availability, version = row
+    return UssAvailability(uss=Manager(uss), availability=UssAvailabilityState(availability), version=version)
+
+
+class SqlUnitOfWork:
+    """One serializable transaction on a pooled DB-API connection of ``engine``.
+
+    The transaction begins on ``__enter__`` (on SQLite ``BEGIN IMMEDIATE``, which takes the write
+    lock, waiting up to the busy timeout; ``BEGIN DEFERRED`` for a read-only one; on PostgreSQL
+    with the first statement, at the engine's isolation level); leaving without :meth:`commit`
+    rolls back. After :meth:`commit` or :meth:`rollback` the next statement begins a new
+    transaction. Serialization failures, on any statement or on commit, raise
+    :class:`TransientConflict`.
     """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        readonly: bool = False,
+        write_lock: threading.Lock | None = None,
+        lock_timeout_s: float = SQLITE_BUSY_TIMEOUT_S,
+    ) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+        self._lock_timeout_s = lock_timeout_s
+        self._readonly = readonly
+        self._write_lock = None if readonly else write_lock
+        self._locked = False
+        self._connection: Any = None
+        self._cursor: Any = None
+        self._open = False  # a transaction is open (SQLite: we began it)
+        self.repo: DssRepository = SqlRepository(self._active_cursor, postgres=self._postgres)
+
+    def _active_cursor(self) -> Any:
+        """The cursor, inside a transaction (begun now when none is)."""
+        cursor = self._cursor
+        if cursor is None:
+            raise RuntimeError("unit of work used outside its `with` block")
+        if not self._open:
+            self._begin(cursor)
+        return cursor
+
+    def _begin(self, cursor: Any) -> None:
+        if not self._postgres:  # PostgreSQL: psycopg begins with the next statement
+            try:
+                cursor.execute("BEGIN DEFERRED" if self._readonly else "BEGIN IMMEDIATE")
+            except Exception as error:
+                if _raw_transient(error):
+                    raise TransientConflict(str(error)) from _wrapped(error)
+                raise
+        self._open = True
+
+    def __enter__(self) -> Self:
+        if self._cursor is not None:
+            raise RuntimeError("unit of work entered twice")
+        if self._write_lock is not None:
+            # Writers of this process queue here rather than in SQLite's sleeping busy handler.
+            if not self._write_lock.acquire(timeout=self._lock_timeout_s):
+                raise TransientConflict("database is locked (by another writer of this process)")
+            self._locked = True
+        try:
+            try:
+                self._connection = self._engine.raw_connection()
+            except sa_exc.DBAPIError as error:
+                raise TransientConflict(f"no database connection: {error.orig}") from error
+            self._cursor = self._connection.cursor()
+            self._begin(self._cursor)
+        except BaseException:
+            self._close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.rollback()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        connection, cursor = self._connection, self._cursor
+        self._connection = self._cursor = None
+        self._open = False
+        try:
+            if cursor is not None:
+                with contextlib.suppress(Exception):  # a broken connection: closed below
+                    cursor.close()
+            if connection is not None:
+                connection.close()  # back to the pool (which rolls back what is left)
+        finally:
+            if self._locked and self._write_lock is not None:
+                self._locked = False
+                self._write_lock.release()
+
+    def commit(self) -> None:
+        """Commit what this unit of work did; raises :class:`TransientConflict` on a lost race."""
+        if not self._open:
+            return
+        self._open = False
+        try:
+            if self._postgres:
+                self._connection.commit()
+            else:
+                self._cursor.execute("COMMIT")
+        except Exception as error:
+            # Not retried when the commit fails otherwise: whether it took effect is unknown.
+            if _raw_transient(error):
+                self._rollback_quietly()
+                raise TransientConflict(str(error)) from _wrapped(error)
+            raise
+
+    def rollback(self) -> None:
+        """Discard what this unit of work did since it began or last committed."""
+        if not self._open:
+            return
+        self._open = False
+        self._rollback_quietly()
+
+    def _rollback_quietly(self) -> None:
+        connection = self._connection
+        if connection is None:
+            return
+        try:
+            if self._postgres:
+                connection.rollback()
+            elif connection.dbapi_connection.in_transaction:
+                self._cursor.execute("ROLLBACK")
+        except Exception:  # the connection is gone: the pool replaces it
+            connection.invalidate()
+
+
+class ConnectionUnitOfWork:
+    """One transaction on a SQLAlchemy :class:`~sqlalchemy.engine.Connection` of ``engine``, for
+    the stores written with SQLAlchemy (:func:`parley.storage.sql.retry.run`): the same
+    transactions as :class:`SqlUnitOfWork` (``BEGIN IMMEDIATE`` / ``DEFERRED`` on SQLite, the
+    engine's isolation level on PostgreSQL)."""
 
     def __init__(
         self,
@@ -357,11 +635,9 @@ class SqlUnitOfWork:
         self._locked = False
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
-        self.repo: DssRepository = SqlRepository(
-            self._active_connection, postgres=engine.dialect.name == "postgresql"
-        )
 
-    def _active_connection(self) -> Connection:
+    @property
+    def connection(self) -> Connection:
         """The connection, inside a transaction (begun now when none is)."""
         connection = self._connection
         if connection is None:
@@ -371,17 +647,10 @@ class SqlUnitOfWork:
                 self._transaction = connection.begin()
         return connection
 
-    @property
-    def connection(self) -> Connection:
-        """The transaction's connection, for adapters that keep other tables on the same database
-        (the party nodes' store)."""
-        return self._active_connection()
-
     def __enter__(self) -> Self:
         if self._connection is not None:
             raise RuntimeError("unit of work entered twice")
         if self._write_lock is not None:
-            # Writers of this process queue here rather than in SQLite's sleeping busy handler.
             if not self._write_lock.acquire(timeout=self._lock_timeout_s):
                 raise TransientConflict("database is locked (by another writer of this process)")
             self._locked = True
@@ -391,11 +660,7 @@ class SqlUnitOfWork:
                 if self._readonly and self._engine.dialect.name == "sqlite":
                     connection.execution_options(**{READONLY_OPTION: True})
                 self._connection = connection
-        except BaseException:
-            self._close()
-            raise
-        try:
-            self._active_connection()
+            _ = self.connection
         except BaseException:
             self._close()
             raise
@@ -423,14 +688,14 @@ class SqlUnitOfWork:
                 self._write_lock.release()
 
     def commit(self) -> None:
-        """Commit what this unit of work did; raises :class:`TransientConflict` on a lost race."""
+        """Commit; raises :class:`TransientConflict` on a lost race."""
         transaction, self._transaction = self._transaction, None
         if transaction is not None:
             with translate_errors(retry_disconnects=False):
                 transaction.commit()
 
     def rollback(self) -> None:
-        """Discard what this unit of work did since it began or last committed."""
+        """Discard what was done since the transaction began."""
         transaction, self._transaction = self._transaction, None
         if transaction is not None and transaction.is_active:
             transaction.rollback()
@@ -461,8 +726,19 @@ class SqlStore:
             lock_timeout_s=self._lock_timeout_s,
         )
 
+    def connection_unit_of_work(self, *, readonly: bool = False) -> ConnectionUnitOfWork:
+        """A transaction on a SQLAlchemy connection (see :class:`ConnectionUnitOfWork`)."""
+        return ConnectionUnitOfWork(
+            self._read_engine if readonly else self.engine,
+            readonly=readonly,
+            write_lock=self._write_lock,
+            lock_timeout_s=self._lock_timeout_s,
+        )
+
     def create_all(self) -> None:
         """Create the tables directly (tests only: production databases are migrated with Alembic)."""
+        from parley.storage.sql import tables
+
         tables.metadata.create_all(self.engine)
 
     def dispose(self) -> None:

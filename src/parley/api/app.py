@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from parley import __version__
 from parley.api.auth import TokenVerifier
+from parley.api.dss_fast import DssFastPath
 from parley.api.errors import install_error_handlers
 from parley.api.fast import FastRoutes
 from parley.api.routes import (
@@ -142,6 +143,14 @@ def create_app(dss: DssContext, verifier: TokenVerifier, *, cleanup_interval_s: 
     install_error_handlers(app)
     for module in (dss_operational_intents, dss_constraints, dss_subscriptions, dss_availability, aux):
         app.include_router(module.router)
+    # The operational intent references' operations below FastAPI (ADR 0011), inside the body limit.
+    app.add_middleware(
+        DssFastPath,
+        dss=dss,
+        verifier=verifier,
+        routes=dss_operational_intents.router.routes,
+        body_limit=MAX_BODY_BYTES,
+    )
     app.add_middleware(BodyLimit)
     return app
 

@@ -57,17 +57,16 @@ def _status_for(exc: ParleyError) -> int:
     return 400
 
 
-def _contention_status(request: Request) -> int:
+def _contention_status(route: object) -> int:
     """409 where the operation declares it (F3548: "Despite repeated attempts, the DSS was unable
     to complete the update because of other simultaneous changes"); elsewhere 429, the status every
     operation declares for "retry later", rather than 400, which would call the request invalid."""
-    status = _declared(request, 409)
-    return status if status == 409 else _declared(request, 429)
+    status = _declared(route, 409)
+    return status if status == 409 else _declared(route, 429)
 
 
-def _declared(request: Request, status: int) -> int:
-    """``status`` if the operation declares it, else 400."""
-    route = request.scope.get("route")
+def _declared(route: object, status: int) -> int:
+    """``status`` if the operation (``route``, the matched route) declares it, else 400."""
     if (
         isinstance(route, APIRoute)
         and route.responses
@@ -82,9 +81,8 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse(status_code=status, content={"message": message}, headers=headers)
 
 
-def _conflict_body(request: Request, exc: Conflict) -> dict[str, object] | None:
+def _conflict_body(route: object, exc: Conflict) -> dict[str, object] | None:
     """AirspaceConflictResponse for operations that declare it (operational intent PUTs)."""
-    route = request.scope.get("route")
     if not (isinstance(route, APIRoute) and route.operation_id in _AIRSPACE_CONFLICT_OPERATIONS):
         return None
     if isinstance(exc, MissingOvns):
@@ -102,6 +100,28 @@ def _conflict_body(request: Request, exc: Conflict) -> dict[str, object] | None:
         message=exc.message, missing_operational_intents=ops, missing_constraints=cons
     )
     return wire.dump(body)
+
+
+def route_error(exc: Exception, route: object) -> tuple[int, Any, dict[str, str] | None] | None:
+    """Status, JSON content and headers of the answer to ``exc`` raised by the operation of
+    ``route`` (the matched :class:`~fastapi.routing.APIRoute`): what the handlers installed by
+    :func:`install_error_handlers` answer, for the paths that serve an operation below FastAPI
+    (:mod:`parley.api.dss_fast`); None for an unexpected error (500)."""
+    if isinstance(exc, ParleyError):
+        if isinstance(exc, ContentionExhausted):
+            status = _contention_status(route)
+        else:
+            status = _declared(route, _status_for(exc))
+        if status == 409 and isinstance(exc, Conflict):
+            body = _conflict_body(route, exc)
+            if body is not None:
+                return 409, body, None
+        return status, {"message": exc.message}, None
+    if isinstance(exc, AuthenticationError):
+        return 401, {"message": exc.message}, {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, AuthorizationError):
+        return 403, {"message": exc.message}, None
+    return None
 
 
 _AIRSPACE_CONFLICT_OPERATIONS = frozenset(
@@ -138,15 +158,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ParleyError)
     async def domain_error(request: Request, exc: ParleyError) -> JSONResponse:
-        if isinstance(exc, ContentionExhausted):
-            status = _contention_status(request)
-        else:
-            status = _declared(request, _status_for(exc))
-        if status == 409 and isinstance(exc, Conflict):
-            body = _conflict_body(request, exc)
-            if body is not None:
-                return JSONResponse(status_code=409, content=body)
-        return _error(status, exc.message)
+        answer = route_error(exc, request.scope.get("route"))
+        assert answer is not None  # every ParleyError has its answer
+        status, content, headers = answer
+        return JSONResponse(status_code=status, content=content, headers=headers)
 
     @app.exception_handler(AuthenticationError)
     async def unauthenticated(request: Request, exc: AuthenticationError) -> JSONResponse:

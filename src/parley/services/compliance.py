@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -78,7 +79,7 @@ from parley.services.line import node as line_svc
 from parley.services.line.node import LineNode
 from parley.services.party.areas import parse_wire_time, wire_time
 from parley.services.party.node import PartyNode
-from parley.services.party.planning import Outcome, PlanRequest, plan
+from parley.services.party.planning import Outcome, PlanRequest, current_volumes, plan
 from parley.strategic import Operation
 from parley.strategic.f3548 import constraint_from_details, operation_from_details
 
@@ -102,6 +103,8 @@ _CIRCLE_VERTICES = 64
 #: How long after a deadline the requester waits for a certificate signed in time before its own
 #: overdue alarm, seconds (delivery).
 CERTIFICATE_GRACE_S = 5.0
+#: Reported ground speeds below this (hovering, taxiing) leave the node's default performance.
+MIN_EXIT_SPEED_MPS = 3.0
 #: Most zones an exit route is asked to avoid.
 MAX_AVOID = 200
 #: Aircraft named by a requester's overdue alarm when the acceptance named none.
@@ -250,6 +253,14 @@ class Compliance:
                 states.append(AircraftState.from_sample(latest))
         return states
 
+    def performance_of(self, state: AircraftState) -> Performance:
+        """The performance an exit route is planned with: the node's (``performance``), at the ground
+        speed the aircraft reports when it reports one (a drone at 15 m/s is not a 40 m/s aircraft)."""
+        speed = state.speed_mps
+        if speed is None or not math.isfinite(speed) or speed < MIN_EXIT_SPEED_MPS:
+            return self.performance
+        return dataclasses.replace(self.performance, speed_mps=speed)
+
     def _avoid(self, thread: Thread, zone: Zone) -> list[Zone]:
         """What exit routes stay out of where they can: the zones of the party's other open
         obligations, other parties' constraints this node knows of, and the protected sites and
@@ -302,7 +313,7 @@ class Compliance:
                 around = [z for z in avoid if not z.contains(state.lat, state.lng, state.alt_m)]
                 try:
                     exits[a.operation_id] = exit_route(
-                        zone, state, self.performance, deadline=thread.deadline, avoid=around
+                        zone, state, self.performance_of(state), deadline=thread.deadline, avoid=around
                     )
                 except InvalidInput as error:
                     log.warning("no exit route for %s: %s", a.operation_id, error.message)
@@ -500,7 +511,9 @@ class Compliance:
             if op is None or op.state not in HELD:
                 continue
             try:
-                volumes = cut_volumes(list(op.details.get("volumes") or []), zone, cut_from)
+                volumes = cut_volumes(
+                    current_volumes(list(op.details.get("volumes") or []), self.now()), zone, cut_from
+                )
                 if volumes == op.details.get("volumes"):
                     continue
                 if not volumes:

@@ -372,7 +372,7 @@ class Runner:
                     f"/ops/v1/operations/{op}/telemetry", json={"samples": samples}
                 )
                 if r.status_code != 200:
-                    self.outcome.problems.append(f"telemetry of {a.id}: {r.status_code} {r.text[:200]}")
+                    self.outcome.problems.append(f"telemetry of {a.id}: {r.status_code} {r.text[:600]}")
         for radar in self.radars:
             feed = radar.feed
             since = self.last_radar.get(feed.source, -1.0)

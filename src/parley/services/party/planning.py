@@ -26,6 +26,7 @@ import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -46,7 +47,7 @@ from parley.domain.operations import (
     PeerEntity,
     check_transition,
 )
-from parley.services.party.areas import bounding_volume
+from parley.services.party.areas import bounding_volume, parse_wire_time
 from parley.services.party.node import PartyNode, upstream
 from parley.strategic import CheckResult, Operation, check
 from parley.strategic.f3548 import constraint_from_details, operation_from_details
@@ -416,6 +417,16 @@ def _store(
     return node.repo.save_operation(op, expected_revision=current.revision)
 
 
+def current_volumes(volumes: list[Json], now: datetime) -> list[Json]:
+    """``volumes`` without those whose ``time_end`` has passed."""
+    out = []
+    for v in volumes:
+        end = parse_wire_time(v.get("time_end"))
+        if end is None or end > now:
+            out.append(v)
+    return out
+
+
 async def change_state(
     node: PartyNode,
     op_id: str,
@@ -438,6 +449,9 @@ async def change_state(
             return current  # it changed meanwhile (conforming again, ended): nothing to do
         check_transition(op_id, current.state, state)
         details = dict(current.details)
+        # volumes whose time is over are history: a DSS refuses extents that ended
+        details["volumes"] = current_volumes(details.get("volumes") or [], node.now())
+        details["off_nominal_volumes"] = current_volumes(details.get("off_nominal_volumes") or [], node.now())
         if off_nominal_volumes is not None:
             details["off_nominal_volumes"] = list(off_nominal_volumes)
         # F3548 OperationalIntentDetails: off-nominal states need an off-nominal volume (the planned

@@ -391,7 +391,7 @@ def test_watch_prints_events_and_stops_on_its_own_or_on_ctrl_c(server: Server) -
                 assert event["event"] == "entry"
                 seen.add(event["entry"])
         lines.send_signal(signal.SIGINT)
-        out, err = lines.communicate(timeout=10)
+        out, err = lines.communicate(timeout=30)
         assert lines.returncode == 0, err
         out, err = table.communicate(timeout=30)
         assert table.returncode == 0, err
@@ -401,7 +401,7 @@ def test_watch_prints_events_and_stops_on_its_own_or_on_ctrl_c(server: Server) -
         for process in (table, lines):
             if process.poll() is None:
                 process.kill()
-                process.wait()
+            process.communicate()  # reaped, its pipes closed
 
 
 def test_a_vacate_with_a_buffer_its_impact_and_the_obligations_watched(server: Server) -> None:

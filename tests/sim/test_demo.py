@@ -52,3 +52,16 @@ def test_the_cli_validates_and_refuses_with_the_line(tmp_path: Path) -> None:
     assert refused.exit_code == 2
     assert "bad.yaml:28: aircraft[0].flight.speed_mps: Input should be a valid number" in refused.stderr
     assert cli.invoke(app, ["demo"]).exit_code == 2  # the map comes with the live picture
+
+
+OTHERS = sorted(p for p in SEED.parent.glob("*.yaml") if p != SEED)
+
+
+def test_there_are_scenarios_besides_the_seed_case() -> None:
+    assert {p.name for p in OTHERS} >= {"city_medevac.yaml", "airlift.yaml"}
+
+
+@pytest.mark.parametrize("path", OTHERS, ids=lambda p: p.stem)
+def test_every_other_scenario_runs_with_every_expectation_true(path: Path) -> None:
+    outcome = asyncio.run(Runner(load_scenario(path)).run())
+    assert outcome.ok, (outcome.problems, [(e.describe(), why) for e, ok, why in outcome.results if not ok])

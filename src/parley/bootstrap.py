@@ -19,6 +19,7 @@ from parley.api.line import compliance as compliance_api
 from parley.api.line import directory as line_directory_api
 from parley.api.line import node as line_node_api
 from parley.api.line import protection as protection_api
+from parley.api.party import picture as picture_api
 from parley.api.party.app import create_party_app, housekeeping
 from parley.clients.dss import DssClient
 from parley.clients.http import AiohttpSession, HttpSession, HttpxSession
@@ -36,6 +37,8 @@ from parley.services.context import DssContext
 from parley.services.line import node as line
 from parley.services.line.directory import Directory
 from parley.services.party.node import PartyNode
+from parley.services.party.picture import Picture, separation_of
+from parley.services.party.picture import running as pictures_running
 from parley.services.protection.desk import ProtectionDesk
 from parley.services.protection.shared import SharedProtection
 from parley.storage.sql.line import SqlLineRepository
@@ -76,6 +79,7 @@ class Server:
     nodes: dict[str, PartyNode] = field(default_factory=dict)
     lines: dict[str, line.LineNode] = field(default_factory=dict)
     compliance: dict[str, Compliance] = field(default_factory=dict)
+    pictures: dict[str, Picture] = field(default_factory=dict)
 
 
 def _token_source(settings: Settings, party: PartySettings, http: HttpSession) -> TokenSource:
@@ -164,18 +168,29 @@ def build_server(
     nodes = {p.id: build_node(settings, p, store, client, clock=clock) for p in settings.parties}
     lines = {p.id: build_line(settings, p, line_repo, client, clock=clock) for p in settings.parties}
     compliance = {p.id: Compliance(nodes[p.id], lines[p.id]) for p in settings.parties}
+    pictures = {
+        p.id: Picture(
+            nodes[p.id],
+            lines[p.id].events.publish,
+            separation_of(p.tactical_rpz_nm, p.tactical_hpz_ft, p.tactical_lookahead_s),
+            p.tactical_max_age_s,
+        )
+        for p in settings.parties
+    }
     party_apps: dict[str, ASGIApp] = {}
     fast: dict[str, FastRoutes] = {}
     for party_id, node in nodes.items():
         app = create_party_app(node, verifier)
         app.state.line = lines[party_id]
         app.state.compliance = compliance[party_id]
+        app.state.picture = pictures[party_id]
         lines[party_id].listeners.append(compliance[party_id].received)
         app.include_router(line_node_api.router)
         app.state.protection = ProtectionDesk(lines[party_id], store)
         compliance[party_id].protected = app.state.protection.exact_items
         app.include_router(protection_api.node_router)
         app.include_router(compliance_api.router)
+        app.include_router(picture_api.router)
         root.mount(f"/parties/{party_id}", app)  # for the schema and url_for; requests take the fast path
         party_apps[party_id] = BodyLimit(app)
         fast[party_id] = FastRoutes(
@@ -200,6 +215,7 @@ def build_server(
             for node in nodes.values():
                 await stack.enter_async_context(housekeeping(node))
             await stack.enter_async_context(compliance_housekeeping(list(compliance.values())))
+            await stack.enter_async_context(pictures_running(list(pictures.values())))
             tasks = [asyncio.create_task(line.run(n)) for n in lines.values()]
             stack.push_async_callback(_cancel, tasks)
             if own_client:
@@ -207,7 +223,7 @@ def build_server(
             yield
 
     root.router.lifespan_context = lifespan
-    return Server(store=store, app=root, nodes=nodes, lines=lines, compliance=compliance)
+    return Server(store=store, app=root, nodes=nodes, lines=lines, compliance=compliance, pictures=pictures)
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

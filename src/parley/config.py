@@ -136,6 +136,24 @@ class PartySettings(BaseModel):
         "deadlines, expiries, planning) by this many seconds from the host's, to show clock skew "
         "between parties; 0 in any real deployment.",
     )
+    tactical_rpz_nm: float = Field(
+        default=5.0, gt=0.0, le=100.0, description="Tactical picture: horizontal separation minimum, NM."
+    )
+    tactical_hpz_ft: float = Field(
+        default=1000.0, gt=0.0, le=10_000.0, description="Tactical picture: vertical separation minimum, ft."
+    )
+    tactical_lookahead_s: float = Field(
+        default=300.0,
+        gt=0.0,
+        le=3600.0,
+        description="Tactical picture: how far ahead conflicts are predicted, s.",
+    )
+    tactical_max_age_s: float = Field(
+        default=30.0,
+        gt=0.0,
+        le=3600.0,
+        description="Tactical picture: a track silent this long leaves it, s.",
+    )
     cache_peer_details: bool = Field(
         default=True,
         description="Reuse others' details learnt from notifications or earlier fetches while the DSS "

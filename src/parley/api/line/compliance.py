@@ -69,8 +69,12 @@ class SurveillanceIn(BaseModel):
 
 
 @router.post("/ops/v1/surveillance", status_code=201)
-async def surveillance(body: SurveillanceIn, node: NodeDep, _op: Operator) -> JSONResponse:
-    """Positions from one of the party's own surveillance feeds (kept for cross-checks)."""
+async def surveillance(request: Request, body: SurveillanceIn, node: NodeDep, _op: Operator) -> JSONResponse:
+    """Positions from one of the party's own surveillance feeds (kept for cross-checks; in the
+    tactical picture)."""
     samples = [TelemetrySample(t.track_id, t.time, t.lat, t.lng, t.alt_m) for t in body.tracks]
     node.repo.add_surveillance(node.party, body.source, samples)
+    picture = getattr(request.app.state, "picture", None)
+    if picture is not None:
+        picture.feed(body.source, samples)
     return JSONResponse({"accepted": len(samples)}, status_code=201)

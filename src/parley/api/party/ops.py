@@ -250,6 +250,9 @@ async def ingest_telemetry(
     compliance = getattr(request.app.state, "compliance", None)
     if compliance is not None:  # the watches of accepted obligations follow the same reports
         compliance.observe(samples)
+    picture = getattr(request.app.state, "picture", None)
+    if picture is not None:  # and the tactical picture
+        picture.own(samples)
     return JSONResponse(
         {"accepted": result.accepted, "verdict": result.verdict.value, "state": result.operation.state.value}
     )

@@ -597,3 +597,44 @@ def test_availabilities_in_one_lookup(uow_factory: UowFactory) -> None:
         found = uow.repo.get_uss_availabilities({Manager("uss1"), Manager("uss3")})
         assert found == {Manager("uss1"): UssAvailability(Manager("uss1"), UssAvailabilityState.DOWN, "v1")}
         assert uow.repo.get_uss_availabilities(set()) == {}
+
+
+def test_search_with_availability_and_get_with_availability(uow_factory: UowFactory) -> None:
+    """The combined reads give what their parts give: the intents as ``search_operational_intents``
+    finds them and each manager's availability (Unknown where none is set); the intent (or None)
+    and one USS's availability. Alone in a read-only unit of work, and inside a write."""
+    with uow_factory() as uow:
+        uow.repo.upsert_operational_intent(oir(1))
+        uow.repo.upsert_operational_intent(oir(2, manager=Manager("uss2")))
+        uow.repo.upsert_operational_intent(oir(3, ext=extent({9})))
+        uow.repo.set_uss_availability(UssAvailability(Manager("uss2"), UssAvailabilityState.DOWN, "v1"))
+        uow.commit()
+    for readonly in (True, False):
+        with uow_factory(readonly=readonly) as uow:
+            found, known = uow.repo.search_operational_intents_with_availability(area())
+            assert [o.id for o in found] == [eid(1), eid(2)]
+            assert found == uow_search(uow_factory)
+            assert known == {
+                Manager("uss1"): UssAvailabilityState.UNKNOWN,
+                Manager("uss2"): UssAvailabilityState.DOWN,
+            }
+            uow.commit()
+        with uow_factory(readonly=readonly) as uow:
+            assert uow.repo.search_operational_intents_with_availability(area({42})) == ([], {})
+        with uow_factory(readonly=readonly) as uow:
+            got = uow.repo.get_operational_intent_and_availability(eid(2), Manager("uss2"))
+            assert got == (oir(2, manager=Manager("uss2")), UssAvailabilityState.DOWN)
+        with uow_factory(readonly=readonly) as uow:
+            got = uow.repo.get_operational_intent_and_availability(eid(7), Manager("uss1"))
+            assert got == (None, UssAvailabilityState.UNKNOWN)
+    with uow_factory() as uow:  # inside a write, with other statements around
+        uow.repo.get_operational_intent_and_availability(eid(1), Manager("uss1"))
+        uow.repo.upsert_operational_intent(oir(4))
+        found, _ = uow.repo.search_operational_intents_with_availability(area())
+        assert [o.id for o in found] == [eid(1), eid(2), eid(4)]
+        uow.commit()
+
+
+def uow_search(uow_factory: UowFactory) -> list[OperationalIntentReference]:
+    with uow_factory(readonly=True) as uow:
+        return uow.repo.search_operational_intents(area())

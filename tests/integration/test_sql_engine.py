@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
 from parley.domain.entities import EntityId, Manager, UssAvailability, UssAvailabilityState
+from parley.domain.extent import Extent4D
 from parley.ports.repositories import TransientConflict
 from parley.services.transact import transact
 from parley.storage.sql import migrate
@@ -230,3 +232,23 @@ def test_postgres_lost_connections_are_retried(
         assert found == AVAILABILITY
     finally:
         store.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_standalone_read_runs_alone_without_a_transaction(postgres_store: SqlStore) -> None:
+    """A read-only unit of work whose first statement reads all it needs sends it alone, in
+    autocommit mode (no BEGIN, no COMMIT: one statement is one snapshot); nothing may follow it.
+    Any other read-only work gets its snapshot transaction, on connections given back to the pool
+    as they came."""
+    everywhere = Extent4D(frozenset({1, 2}), None, None, None, None)
+    idle, in_transaction = psycopg.pq.TransactionStatus.IDLE, psycopg.pq.TransactionStatus.INTRANS
+    for _ in range(3):
+        with postgres_store.unit_of_work(readonly=True) as uow:
+            assert uow.repo.search_operational_intents_with_availability(everywhere) == ([], {})
+            assert uow._connection.dbapi_connection.info.transaction_status == idle  # type: ignore[attr-defined]
+            with pytest.raises(RuntimeError, match="only statement"):
+                uow.repo.get_uss_availability(Manager("uss1"))
+        with postgres_store.unit_of_work(readonly=True) as uow:
+            assert uow.repo.get_uss_availability(Manager("uss1")) is None
+            assert uow._connection.dbapi_connection.info.transaction_status == in_transaction  # type: ignore[attr-defined]
+            assert uow.repo.search_operational_intents_with_availability(everywhere) == ([], {})

@@ -28,6 +28,7 @@ from parley.domain.entities import (
     OperationalIntentReference,
     Subscription,
     UssAvailability,
+    UssAvailabilityState,
 )
 from parley.domain.extent import Extent4D
 
@@ -47,6 +48,22 @@ class DssRepository(Protocol):
     def upsert_operational_intent(self, oir: OperationalIntentReference) -> None: ...
 
     def delete_operational_intent(self, entity_id: EntityId) -> None: ...
+
+    def search_operational_intents_with_availability(
+        self, area: Extent4D
+    ) -> tuple[list[OperationalIntentReference], dict[Manager, UssAvailabilityState]]:
+        """:meth:`search_operational_intents` and the availability of each of their managers
+        (Unknown where none was set), in one statement where the store can: a read-only unit of
+        work may then run it alone, without a transaction (one statement is one snapshot), and
+        nothing else after it."""
+        ...
+
+    def get_operational_intent_and_availability(
+        self, entity_id: EntityId, uss: Manager
+    ) -> tuple[OperationalIntentReference | None, UssAvailabilityState]:
+        """:meth:`get_operational_intent` and the availability of ``uss`` (Unknown where none was
+        set), in one statement where the store can."""
+        ...
 
     def dependent_operational_intents(self, subscription_id: EntityId) -> list[EntityId]:
         """Ids of the operational intents whose ``subscription_id`` is this subscription."""

@@ -47,7 +47,7 @@ from parley.domain.ovn import mint_ovn, ovn_from_suffix
 from parley.ports.repositories import DssRepository
 from parley.services.context import DssContext
 from parley.services.transact import transact
-from parley.services.views import OirView, Scopes, availabilities_of, availability_of, oir_views
+from parley.services.views import OirView, Scopes, availabilities_of, availability_of, oir_views_of
 
 #: Scope needed for the off-nominal states (astm.f3548.v21.SCD0100).
 CMSA_SCOPE = "utm.conformance_monitoring_sa"
@@ -114,7 +114,9 @@ def query_operational_intents(ctx: DssContext, *, requester: Manager, area: Volu
     extent = volume_extent(area, QUERY_RULES, now, "area_of_interest")
 
     def work(repo: DssRepository) -> list[OirView]:
-        return oir_views(repo, repo.search_operational_intents(extent), requester)
+        # One statement (the intents and their managers' availability): a snapshot without a transaction.
+        found, availability = repo.search_operational_intents_with_availability(extent)
+        return oir_views_of(found, availability, requester)
 
     return transact(ctx.uow_factory, work, retries=ctx.max_retries, readonly=True)
 
@@ -156,7 +158,7 @@ def put_operational_intent(
     implicit_id = EntityId(str(uuid.UUID(bytes=ctx.random_bytes(16), version=4)))
 
     def work(repo: DssRepository) -> OirChange:
-        old = repo.get_operational_intent(request.entity_id)
+        old, availability = repo.get_operational_intent_and_availability(request.entity_id, requester)
         if old is not None:
             if old.manager != requester:
                 raise PermissionDenied(f"Operational intent {request.entity_id} is managed by another USS")
@@ -171,7 +173,6 @@ def put_operational_intent(
                 f"Operational intent {request.entity_id} does not exist, so it has no OVN {request.ovn}"
             )
 
-        availability = availability_of(repo, requester)
         if availability is UssAvailabilityState.DOWN and request.state.requires_key:
             raise UssDown(
                 f"USS {requester} is marked Down and may not plan {request.state} operational intents"

@@ -22,6 +22,7 @@ from parley.domain.entities import (
     OperationalIntentReference,
     Subscription,
     UssAvailability,
+    UssAvailabilityState,
 )
 from parley.domain.extent import Extent4D
 
@@ -114,6 +115,21 @@ class MemoryRepository:
 
     def upsert_operational_intent(self, oir: OperationalIntentReference) -> None:
         self._put(self._s.operational_intents, oir)
+
+    def search_operational_intents_with_availability(
+        self, area: Extent4D
+    ) -> tuple[list[OperationalIntentReference], dict[Manager, UssAvailabilityState]]:
+        found = self.search_operational_intents(area)
+        return found, {o.manager: self._availability(o.manager) for o in found}
+
+    def get_operational_intent_and_availability(
+        self, entity_id: EntityId, uss: Manager
+    ) -> tuple[OperationalIntentReference | None, UssAvailabilityState]:
+        return self.get_operational_intent(entity_id), self._availability(uss)
+
+    def _availability(self, uss: Manager) -> UssAvailabilityState:
+        record = self._s.availability.get(uss)
+        return UssAvailabilityState.UNKNOWN if record is None else record.availability
 
     def delete_operational_intent(self, entity_id: EntityId) -> None:
         self._remove(self._s.operational_intents, entity_id)

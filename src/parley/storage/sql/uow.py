@@ -114,6 +114,7 @@ _cells_decoder = msgspec.json.Decoder(list[int])
 
 _EXTENT = "cells, altitude_lower_m, altitude_upper_m, time_start_us, time_end_us"
 _OIR_COLUMNS = f"id, manager, version, state, ovn, uss_base_url, subscription_id, {_EXTENT}"
+_OIR_COLUMNS_O = ", ".join(f"o.{c.strip()}" for c in _OIR_COLUMNS.split(","))
 _CONSTRAINT_COLUMNS = f"id, manager, version, ovn, uss_base_url, {_EXTENT}"
 _SUBSCRIPTION_COLUMNS = (
     "id, manager, version, notification_index, uss_base_url, notify_for_operational_intents, "
@@ -203,6 +204,11 @@ def _sql(postgres: bool) -> dict[str, str]:
         "set_availability": _upsert_sql("uss_availability", "uss, availability, version", "uss"),
         "add_report": _upsert_sql("dss_reports", "report_id, reporter, received_at_us, payload", "report_id"),
         "dependents": "SELECT id FROM operational_intents WHERE subscription_id = ?",
+        # Exactly one row: the intent's columns (NULL when there is none) and the USS's availability.
+        "oir_and_availability": (
+            f"SELECT {_OIR_COLUMNS_O}, a.availability FROM (SELECT 1 AS one) AS single "
+            "LEFT JOIN operational_intents o ON o.id = ? LEFT JOIN uss_availability a ON a.uss = ?"
+        ),
         "expiring_subscriptions": (
             "SELECT DISTINCT subscription_id FROM operational_intents "
             "WHERE time_end_us < ? AND subscription_id IS NOT NULL"
@@ -247,19 +253,22 @@ _SQL = {False: _sql(False), True: _sql(True)}
 class SqlRepository:
     """:class:`parley.ports.repositories.DssRepository` on the DB-API cursor of a unit of work.
 
-    ``cursor`` returns the unit of work's cursor, inside a transaction.
+    ``cursor(standalone)`` returns the unit of work's cursor, inside a transaction; for a
+    ``standalone`` statement (one that reads everything its unit of work needs) it may instead
+    return it outside any, in autocommit mode (see :class:`SqlUnitOfWork`).
     """
 
     __slots__ = ("_cursor", "_postgres", "_sql")
 
-    def __init__(self, cursor: Callable[[], Any], *, postgres: bool) -> None:
+    def __init__(self, cursor: Callable[..., Any], *, postgres: bool) -> None:
         self._cursor = cursor
         self._postgres = postgres
         self._sql = _SQL[postgres]
 
     # -- plumbing ------------------------------------------------------------------------------
-    def _run(self, sql: str, params: Sequence[Any]) -> Any:
-        cursor = self._cursor()
+    def _run(self, sql: str, params: Sequence[Any], *, standalone: bool = False) -> Any:
+        """Execute ``sql``; ``standalone``: a statement that reads all the unit of work needs."""
+        cursor = self._cursor(standalone)
         try:
             cursor.execute(sql, params)
         except Exception as error:
@@ -375,6 +384,29 @@ class SqlRepository:
     def delete_operational_intent(self, entity_id: EntityId) -> None:
         self._delete(_OPERATIONAL_INTENTS, entity_id)
 
+    def search_operational_intents_with_availability(
+        self, area: Extent4D
+    ) -> tuple[list[OperationalIntentReference], dict[Manager, UssAvailabilityState]]:
+        if not area.cells:
+            return [], {}
+        where, params = self._area_where(area)
+        sql = (
+            f"SELECT {_OIR_COLUMNS_O}, a.availability FROM operational_intents o "
+            f"LEFT JOIN uss_availability a ON a.uss = o.manager WHERE {where.format(cells=_OPERATIONAL_INTENTS.cells)}"
+        )
+        rows = self._run(sql, params, standalone=True).fetchall()
+        found = [_oir(row[:-1]) for row in rows]
+        found.sort(key=_entity_id)
+        known = {Manager(row[1]): _availability_state(row[-1]) for row in rows}
+        return found, known
+
+    def get_operational_intent_and_availability(
+        self, entity_id: EntityId, uss: Manager
+    ) -> tuple[OperationalIntentReference | None, UssAvailabilityState]:
+        row = self._run(self._sql["oir_and_availability"], (entity_id, uss), standalone=True).fetchone()
+        oir = None if row[0] is None else _oir(row[:-1])
+        return oir, _availability_state(row[-1])
+
     def dependent_operational_intents(self, subscription_id: EntityId) -> list[EntityId]:
         rows = self._run(self._sql["dependents"], (subscription_id,)).fetchall()
         return sorted(EntityId(row[0]) for row in rows)
@@ -477,6 +509,10 @@ def _entity_id(entity: Any) -> str:
     return str(entity.id)
 
 
+def _availability_state(value: str | None) -> UssAvailabilityState:
+    return UssAvailabilityState.UNKNOWN if value is None else UssAvailabilityState(value)
+
+
 def _availability(row: Sequence[Any]) -> UssAvailability:
     uss, availability, version = row
     return UssAvailability(uss=Manager(uss), availability=UssAvailabilityState(availability), version=version)
@@ -510,13 +546,27 @@ class SqlUnitOfWork:
         self._connection: Any = None
         self._cursor: Any = None
         self._open = False  # a transaction is open (SQLite: we began it)
-        self.repo: DssRepository = SqlRepository(self._active_cursor, postgres=self._postgres)
+        # PostgreSQL, read-only: nothing sent yet and the connection in autocommit mode, so that a
+        # standalone read runs alone (one statement is one snapshot: no BEGIN, no COMMIT).
+        self._deferred = False
+        self._alone = False  # a standalone read ran outside any transaction
+        self.repo: DssRepository = SqlRepository(self._cursor_for, postgres=self._postgres)
 
-    def _active_cursor(self) -> Any:
-        """The cursor, inside a transaction (begun now when none is)."""
+    def _cursor_for(self, standalone: bool = False) -> Any:
+        """The cursor, inside a transaction (begun now when none is); for a ``standalone`` read
+        first in a read-only PostgreSQL unit of work, outside any (it must then be the only
+        statement until the next commit or rollback)."""
         cursor = self._cursor
         if cursor is None:
             raise RuntimeError("unit of work used outside its `with` block")
+        if self._alone:
+            raise RuntimeError("a standalone read must be the only statement of its transaction")
+        if self._deferred:
+            if standalone:
+                self._alone = True
+                return cursor
+            self._connection.dbapi_connection.autocommit = False
+            self._deferred = False
         if not self._open:
             self._begin(cursor)
         return cursor
@@ -545,7 +595,11 @@ class SqlUnitOfWork:
             except sa_exc.DBAPIError as error:
                 raise TransientConflict(f"no database connection: {error.orig}") from error
             self._cursor = self._connection.cursor()
-            self._begin(self._cursor)
+            if self._postgres and self._readonly:
+                self._connection.dbapi_connection.autocommit = True
+                self._deferred = True
+            else:
+                self._begin(self._cursor)
         except BaseException:
             self._close()
             raise
@@ -565,7 +619,12 @@ class SqlUnitOfWork:
     def _close(self) -> None:
         connection, cursor = self._connection, self._cursor
         self._connection = self._cursor = None
-        self._open = False
+        self._open = self._alone = False
+        if connection is not None and self._postgres and self._readonly:
+            # Back to the pool as it came: the other stores on this engine expect transactions.
+            self._deferred = False
+            with contextlib.suppress(Exception):  # a broken connection: the pool discards it
+                connection.dbapi_connection.autocommit = False
         try:
             if cursor is not None:
                 with contextlib.suppress(Exception):  # a broken connection: closed below
@@ -579,6 +638,7 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         """Commit what this unit of work did; raises :class:`TransientConflict` on a lost race."""
+        self._alone = False
         if not self._open:
             return
         self._open = False
@@ -596,6 +656,7 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         """Discard what this unit of work did since it began or last committed."""
+        self._alone = False
         if not self._open:
             return
         self._open = False

@@ -29,8 +29,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from parley.domain.operations import TelemetrySample
 from parley.services.party.node import PartyNode
 from parley.tactical import Conflict, IncrementalDetector, Separation, TrackBatch
@@ -168,13 +166,14 @@ class Picture:
                 del self._last[k]
                 self._previous.pop(k, None)
             current = {_key(c.id1, c.id2): c for c in found}
+            rows = {str(k): n for n, k in enumerate(self._detector.tracks.ids.tolist())}
             events: list[Json] = []
             for key, c in current.items():
                 if key not in self._conflicts:
-                    events.append(self._event("conflict", c))
+                    events.append(self._event("conflict", c, rows))
             for key, c in self._conflicts.items():
                 if key not in current:
-                    events.append(self._event("cleared", c))
+                    events.append(self._event("cleared", c, rows))
                     self._alarmed.discard(key)
             self._conflicts = current
             self.last_update_s = time.perf_counter() - started
@@ -191,7 +190,7 @@ class Picture:
                 )
         return events
 
-    def _event(self, kind: str, c: Conflict) -> Json:
+    def _event(self, kind: str, c: Conflict, rows: dict[str, int] | None = None) -> Json:
         own = c.id1.startswith(OWN) or c.id2.startswith(OWN)
         return {
             "type": "tactical",
@@ -203,18 +202,20 @@ class Picture:
             "t_in_s": _finite(c.t_in_s),
             "t_out_s": _finite(c.t_out_s),
             "dist_m": _finite(c.dist_m),
-            "cpa": self._cpa(c),
+            "cpa": self._cpa(c, rows),
             "epoch": self._detector.epoch_s,
         }
 
-    def _cpa(self, c: Conflict) -> Json | None:
+    def _cpa(self, c: Conflict, rows: dict[str, int] | None = None) -> Json | None:
         """The point halfway between the two aircraft at their closest approach (dead reckoned)."""
         tracks = self._detector.tracks
-        rows = [int(np.flatnonzero(tracks.ids == i)[0]) for i in (c.id1, c.id2) if (tracks.ids == i).any()]
-        if len(rows) != 2 or not math.isfinite(c.tcpa_s):
+        if rows is None:
+            rows = {str(k): n for n, k in enumerate(tracks.ids.tolist())}
+        pair = [rows[i] for i in (c.id1, c.id2) if i in rows]
+        if len(pair) != 2 or not math.isfinite(c.tcpa_s):
             return None
         points = []
-        for r in rows:
+        for r in pair:
             dt = self._detector.epoch_s - float(tracks.t_s[r]) + max(c.tcpa_s, 0.0)
             d = float(tracks.gs_mps[r]) * dt
             trk = math.radians(float(tracks.trk_deg[r]))
@@ -228,6 +229,7 @@ class Picture:
     def view(self) -> Json:
         """Every track and conflict now (for the map)."""
         tracks = self._detector.tracks
+        index = {str(k): n for n, k in enumerate(tracks.ids.tolist())}
         return {
             "epoch": self._detector.epoch_s if math.isfinite(self._detector.epoch_s) else None,
             "tracks": [
@@ -243,7 +245,7 @@ class Picture:
                 }
                 for k in range(len(tracks))
             ],
-            "conflicts": [self._event("conflict", c) for c in self._conflicts.values()],
+            "conflicts": [self._event("conflict", c, index) for c in self._conflicts.values()],
             "separation": {
                 "rpz_m": self.separation.rpz_m,
                 "hpz_m": self.separation.hpz_m,

@@ -4,6 +4,7 @@ and on PostgreSQL: every expectation holds, and the exports verify (``parley dem
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 from parley.cli.main import app
 from parley.cli.sim import SEED
 from parley.line.transcript import verify_transcript
+from parley.sim.bundle import verify_bundle
 from parley.sim.runner import Runner
 from parley.sim.scenario import load_scenario
 from parley.testing.postgres import PostgresServer
@@ -40,6 +42,28 @@ def test_the_seed_case_plays_to_its_end_with_every_expectation_true(
     bundle = json.loads((tmp_path / "replay.json").read_text())
     assert bundle["format"] == "parley-replay/1" and set(bundle["tracks"]) == {"blue-1", "blue-2"}
     assert all(x["held"] for x in bundle["expectations"])
+    check = verify_bundle(bundle)
+    assert check.ok, check.problems
+    assert check.aircraft == 2 and check.samples > 4000 and set(check.reports) == {"red", "blue", "aid"}
+    cli = CliRunner().invoke(app, ["replay", str(tmp_path / "replay.json")])
+    assert cli.exit_code == 0 and "verified — Desert road: 3 parties' logs verified" in cli.stdout
+    # A changed byte in one party's log, tracks out of order, a transcript under another's name: refused.
+    changed = copy.deepcopy(bundle)
+    changed["lines"]["blue"]["entries"][3]["body"]["x"] = 1
+    assert any(p.startswith("lines.blue: DEFECT") for p in verify_bundle(changed).problems)
+    shuffled = copy.deepcopy(bundle)
+    shuffled["tracks"]["blue-1"][5], shuffled["tracks"]["blue-1"][6] = (
+        shuffled["tracks"]["blue-1"][6],
+        shuffled["tracks"]["blue-1"][5],
+    )
+    assert verify_bundle(shuffled).problems == ["tracks.blue-1[6]: not after the sample before"]
+    swapped = copy.deepcopy(bundle)
+    swapped["lines"]["red"], swapped["lines"]["aid"] = bundle["lines"]["aid"], bundle["lines"]["red"]
+    assert "lines.red: exported by 'aid', not 'red'" in verify_bundle(swapped).problems
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(changed))
+    refused = CliRunner().invoke(app, ["replay", str(bad)])
+    assert refused.exit_code == 2 and "does not verify" in refused.stderr
 
 
 def test_the_cli_validates_and_refuses_with_the_line(tmp_path: Path) -> None:

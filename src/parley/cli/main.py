@@ -20,6 +20,7 @@ app.add_typer(ops.app, name="ops")
 app.add_typer(line.app, name="line")
 app.add_typer(sim.app, name="sim")
 app.command("demo")(sim.demo)
+app.command("replay")(sim.replay)
 app.add_typer(protect.app, name="protect")
 app.command("token", help="DEVELOPMENT ONLY: mint an access token signed by the dev key.")(token)
 

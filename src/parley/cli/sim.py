@@ -153,3 +153,31 @@ def demo(
         typer.echo("the map is not built yet: run with --headless", err=True)
         raise typer.Exit(2)
     play(SEED, _speed(speed), export, database_url, quiet=False)
+
+
+def replay(
+    bundle: Annotated[
+        Path, typer.Argument(help="A replay bundle (replay.json of --export).", show_default=False)
+    ],
+) -> None:
+    """Verify a replay bundle: every party's log, their agreement, the tracks (exit 2 with the reasons
+    if it fails). The map to replay it on comes with the live picture."""
+    import json
+
+    from parley.sim.bundle import summary, verify_bundle
+
+    try:
+        doc = json.loads(bundle.read_text())
+    except OSError as error:
+        typer.echo(f"error: {bundle}: cannot read it: {error.strerror or error}", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as error:
+        typer.echo(f"error: {bundle}: not JSON: {error}", err=True)
+        raise typer.Exit(2) from None
+    check = verify_bundle(doc)
+    if not check.ok:
+        typer.echo(f"error: {bundle} does not verify:", err=True)
+        for problem in check.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"{bundle}: verified — {summary(check, doc)}")

@@ -166,14 +166,14 @@ class Picture:
                 del self._last[k]
                 self._previous.pop(k, None)
             current = {_key(c.id1, c.id2): c for c in found}
-            rows = {str(k): n for n, k in enumerate(self._detector.tracks.ids.tolist())}
+            index = {str(k): n for n, k in enumerate(self._detector.tracks.ids.tolist())}
             events: list[Json] = []
             for key, c in current.items():
                 if key not in self._conflicts:
-                    events.append(self._event("conflict", c, rows))
+                    events.append(self._event("conflict", c, index))
             for key, c in self._conflicts.items():
                 if key not in current:
-                    events.append(self._event("cleared", c, rows))
+                    events.append(self._event("cleared", c, index))
                     self._alarmed.discard(key)
             self._conflicts = current
             self.last_update_s = time.perf_counter() - started

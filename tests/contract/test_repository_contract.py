@@ -638,3 +638,27 @@ def test_search_with_availability_and_get_with_availability(uow_factory: UowFact
 def uow_search(uow_factory: UowFactory) -> list[OperationalIntentReference]:
     with uow_factory(readonly=True) as uow:
         return uow.repo.search_operational_intents(area())
+
+
+def test_upsert_operational_intent_and_notify(uow_factory: UowFactory) -> None:
+    """The intent is written (its cells indexed, old ones dropped) and the subscriptions for
+    operational intents in the area are notified, as the two calls do one after the other."""
+    with uow_factory() as uow:
+        uow.repo.upsert_subscription(subscription(1))
+        uow.repo.upsert_subscription(subscription(2, notify_for_operational_intents=False))
+        uow.repo.upsert_subscription(subscription(3, ext=extent({9})))
+        uow.repo.upsert_operational_intent(oir(4, ext=extent({7})))
+        uow.commit()
+    with uow_factory() as uow:
+        notified = uow.repo.upsert_operational_intent_and_notify(oir(4, version=2), area())
+        assert [(s.id, s.notification_index) for s in notified] == [(eid(1), 1)]
+        uow.commit()
+    with uow_factory(readonly=True) as uow:
+        assert uow.repo.get_operational_intent(eid(4)) == oir(4, version=2)
+        assert [o.id for o in uow.repo.search_operational_intents(area())] == [eid(4)]
+        assert uow.repo.search_operational_intents(area({7})) == []
+    with uow_factory() as uow:
+        assert uow.repo.upsert_operational_intent_and_notify(oir(5), area(set())) == []
+        uow.commit()
+    with uow_factory(readonly=True) as uow:
+        assert uow.repo.get_operational_intent(eid(5)) == oir(5)

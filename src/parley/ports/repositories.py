@@ -58,6 +58,13 @@ class DssRepository(Protocol):
         nothing else after it."""
         ...
 
+    def upsert_operational_intent_and_notify(
+        self, oir: OperationalIntentReference, area: Extent4D
+    ) -> list[Subscription]:
+        """:meth:`upsert_operational_intent`, then :meth:`notify_subscriptions` of ``area`` for
+        operational intents, in one statement where the store can."""
+        ...
+
     def get_operational_intent_and_availability(
         self, entity_id: EntityId, uss: Manager
     ) -> tuple[OperationalIntentReference | None, UssAvailabilityState]:

@@ -228,12 +228,10 @@ def put_operational_intent(
             uss_base_url=request.uss_base_url,
             subscription_id=attached.id if attached is not None else None,
         )
-        repo.upsert_operational_intent(oir)
         if remove_previous and previous_sub is not None:
             repo.delete_subscription(previous_sub.id)
-
         notify_area = extent if old is None else union([extent, old.extent])
-        notified = repo.notify_subscriptions(notify_area, for_operational_intents=True, for_constraints=False)
+        notified = repo.upsert_operational_intent_and_notify(oir, notify_area)
         return OirChange(OirView(oir, availability), subscribers_to_notify(notified))
 
     return transact(ctx.uow_factory, work, retries=ctx.max_retries)

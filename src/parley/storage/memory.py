@@ -122,6 +122,12 @@ class MemoryRepository:
         found = self.search_operational_intents(area)
         return found, {o.manager: self._availability(o.manager) for o in found}
 
+    def upsert_operational_intent_and_notify(
+        self, oir: OperationalIntentReference, area: Extent4D
+    ) -> list[Subscription]:
+        self.upsert_operational_intent(oir)
+        return self.notify_subscriptions(area, for_operational_intents=True, for_constraints=False)
+
     def get_operational_intent_and_availability(
         self, entity_id: EntityId, uss: Manager
     ) -> tuple[OperationalIntentReference | None, UssAvailabilityState]:

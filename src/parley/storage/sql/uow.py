@@ -293,7 +293,7 @@ class SqlRepository:
         ordered = sorted(area.cells)
         if self._postgres:
             parts = ["id IN (SELECT entity_id FROM {cells} WHERE cell_id = ANY(%s::bigint[]))"]
-            params: list[Any] = [ordered]
+            params: list[Any] = [_pg_array(ordered)]
             mark = "%s"
         else:
             parts = [
@@ -335,7 +335,7 @@ class SqlRepository:
         t = kind.table
         entity_id = values[0]
         if self._postgres:
-            cells = sorted(extent.cells)
+            cells = _pg_array(sorted(extent.cells))
             self._run(self._sql[f"{t}.upsert_with_cells"], (*values, entity_id, cells, entity_id, cells))
             return
         self._run(self._sql[f"{t}.upsert"], values)
@@ -375,11 +375,14 @@ class SqlRepository:
         return self._search(_OPERATIONAL_INTENTS, area)
 
     def upsert_operational_intent(self, oir: OperationalIntentReference) -> None:
-        values = (
+        self._upsert(_OPERATIONAL_INTENTS, self._oir_values(oir), oir.extent)
+
+    @staticmethod
+    def _oir_values(oir: OperationalIntentReference) -> tuple[Any, ...]:
+        return (
             oir.id, oir.manager, oir.version, oir.state.value, oir.ovn, oir.uss_base_url, oir.subscription_id,
             *_extent_values(oir.extent),
         )  # fmt: skip
-        self._upsert(_OPERATIONAL_INTENTS, values, oir.extent)
 
     def delete_operational_intent(self, entity_id: EntityId) -> None:
         self._delete(_OPERATIONAL_INTENTS, entity_id)
@@ -399,6 +402,30 @@ class SqlRepository:
         found.sort(key=_entity_id)
         known = {Manager(row[1]): _availability_state(row[-1]) for row in rows}
         return found, known
+
+    def upsert_operational_intent_and_notify(
+        self, oir: OperationalIntentReference, area: Extent4D
+    ) -> list[Subscription]:
+        if not self._postgres or not area.cells:
+            self.upsert_operational_intent(oir)
+            return self.notify_subscriptions(area, for_operational_intents=True, for_constraints=False)
+        # One statement: the notification reads no operational intent, so it need not see the upsert.
+        cells = _pg_array(sorted(oir.extent.cells))
+        where, params = self._area_where(area)
+        sql = (
+            self._sql["operational_intents.upsert_with_cells"].replace(
+                ") INSERT INTO operational_intent_cells",
+                "), cells_added AS (INSERT INTO operational_intent_cells",
+                1,
+            )
+            + " RETURNING 1) UPDATE subscriptions SET notification_index = notification_index + 1 "
+            f"WHERE {where.format(cells=_SUBSCRIPTIONS.cells)} AND (notify_for_operational_intents = %s) "
+            f"RETURNING {_SUBSCRIPTION_COLUMNS}"
+        )
+        values = (*self._oir_values(oir), oir.id, cells, oir.id, cells, *params, True)
+        built = [_subscription(row) for row in self._run(sql, values).fetchall()]
+        built.sort(key=_entity_id)
+        return built
 
     def get_operational_intent_and_availability(
         self, entity_id: EntityId, uss: Manager
@@ -503,6 +530,16 @@ class SqlRepository:
         params = (cutoff, True, self._list(orphan_candidates))
         removed += self._delete_where(_SUBSCRIPTIONS, self._sql["stale_subscriptions"], params)
         return removed
+
+
+def _pg_array(values: list[int]) -> str:
+    """A PostgreSQL array literal of integers, cast to ``bigint[]`` by the statement (cheaper for
+    the driver than adapting a list).
+
+    >>> _pg_array([-3, 5])
+    '{-3,5}'
+    """
+    return "{" + ",".join(str(int(v)) for v in values) + "}"
 
 
 def _entity_id(entity: Any) -> str:

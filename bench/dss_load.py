@@ -17,9 +17,16 @@ What it does, for each backend and each N:
    - **update**: PUT {id}/{ovn} moving each created intent 5 minutes later, with its key;
    - **delete**: DELETE {id}/{ovn} of each created intent.
    Throughput is operations / wall time of the phase; latencies are per request as the client
-   saw them (p50/p95/p99).
+   saw them (p50/p95/p99). The clients share the machine's cores with the server, so they cost as
+   little as they can: keep-alive HTTP/1.1 on plain sockets, JSON by msgspec (the same requests
+   and answers as any HTTP client's).
 4. For comparison, raw PostgreSQL insert throughput on the same server settings with ``pgbench``
    (one-row INSERT transactions, the same number of clients).
+
+Where the time goes: each phase also reports the CPU it cost per operation, split between the
+server's processes, PostgreSQL's and the client's own (``cpu ms/op``: server / database / client),
+from /proc. ``--profile DIR`` samples the server with py-spy (then slower) and writes collapsed
+stacks there.
 
 Usage: ``python bench/dss_load.py --n 10000 --n 100000`` (``make bench-dss N=100000``).
 """
@@ -28,11 +35,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import json
 import math
 import os
 import random
+import resource
+import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from rich.console import Console
@@ -200,19 +211,32 @@ def _progress() -> Iterator[Progress]:
 
 
 # -- the server under test ------------------------------------------------------------------------
+def _py_spy() -> str:
+    found = shutil.which("py-spy") or next(
+        (str(p) for p in (Path("/tmp/tools/bin/py-spy"),) if p.is_file()), None
+    )
+    if found is None:
+        raise RuntimeError("--profile needs py-spy: python3 -m pip install --target /tmp/tools py-spy")
+    return found
+
+
 @contextlib.contextmanager
-def parley_serve(url: str, workdir: Path, public_key: Path, workers: int) -> Iterator[str]:
+def parley_serve(
+    url: str, workdir: Path, public_key: Path, workers: int, profile: Path | None = None
+) -> Iterator[tuple[str, int]]:
+    """Run ``parley serve`` until the block ends; yields its base URL and process id."""
     port = free_port()
     log_path = workdir / "serve.log"
+    command = [
+        sys.executable, "-m", "parley", "serve", "--database-url", url,
+        "--data-dir", str(workdir), "--port", str(port), "--workers", str(workers),
+        "--public-key", str(public_key), "--audience", AUDIENCE,
+    ]  # fmt: skip
+    if profile is not None:
+        command = [_py_spy(), "record", "--subprocesses", "--rate", "250", "--format", "raw",
+                   "-o", str(profile), "--", *command]  # fmt: skip
     with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "parley", "serve", "--database-url", url,
-                "--data-dir", str(workdir), "--port", str(port), "--workers", str(workers),
-                "--public-key", str(public_key), "--audience", AUDIENCE,
-            ],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 120
@@ -225,13 +249,74 @@ def parley_serve(url: str, workdir: Path, public_key: Path, workers: int) -> Ite
                 if time.monotonic() > deadline:
                     raise RuntimeError("parley serve did not come up in 120 s")
                 time.sleep(0.2)
-            yield base
+            yield base, process.pid
         finally:
-            process.terminate()
+            # as Ctrl-C: the server stops (py-spy, when sampling, writes its file)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
             try:
-                process.wait(timeout=30)
+                process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+
+
+# -- where the CPU goes ---------------------------------------------------------------------------
+_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stats() -> dict[int, tuple[str, int, float]]:
+    """Every process's command name, parent and CPU seconds (user + system), from /proc."""
+    stats: dict[int, tuple[str, int, float]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            text = stat.read_text()
+            name = text[text.index("(") + 1 : text.rindex(")")]
+            fields = text.rsplit(")", 1)[1].split()
+            stats[int(stat.parent.name)] = (
+                name,
+                int(fields[1]),
+                (int(fields[11]) + int(fields[12])) * _TICK_S,
+            )
+    return stats
+
+
+class CpuMeter:
+    """CPU seconds of the server's process tree, of the PostgreSQL server's processes (all of them,
+    exited backends included: their parent collects them) and of this client process."""
+
+    def __init__(self, server_pid: int, postgres_root: Path | None) -> None:
+        self.server_pid = server_pid
+        self.postgres_pid: int | None = None
+        if postgres_root is not None:
+            pid_file = postgres_root / "data" / "postmaster.pid"
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                self.postgres_pid = int(pid_file.read_text().split()[0])
+
+    @staticmethod
+    def _tree_s(stats: dict[int, tuple[str, int, float]], root: int, *, children_too: bool) -> float:
+        tree, frontier = {root}, {root}
+        while frontier:
+            frontier = {pid for pid, (_, parent, _) in stats.items() if parent in frontier} - tree
+            tree |= frontier
+        total = sum(stats[pid][2] for pid in tree if pid in stats)
+        if children_too and root in stats:  # exited children (PostgreSQL backends), as the parent reaped them
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = Path(f"/proc/{root}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[13]) + int(fields[14])) * _TICK_S  # cutime, cstime
+        return total
+
+    def sample(self) -> tuple[float, float, float]:
+        """(server, database, client) CPU seconds so far."""
+        stats = _proc_stats()
+        server = self._tree_s(stats, self.server_pid, children_too=False)
+        database = (
+            self._tree_s(stats, self.postgres_pid, children_too=True)
+            if self.postgres_pid is not None
+            else 0.0
+        )
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return server, database, usage.ru_utime + usage.ru_stime
 
 
 # -- the clients ----------------------------------------------------------------------------------
@@ -242,6 +327,8 @@ class Phase:
     errors: dict[int, int] = field(default_factory=dict)
     retries: int = 0
     wall_s: float = 0.0
+    #: CPU seconds over the phase: server, database, client.
+    cpu_s: tuple[float, float, float] = (0.0, 0.0, 0.0)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, started: float, status: int, ok: tuple[int, ...]) -> None:
@@ -267,6 +354,7 @@ class Phase:
             "mean_ms": statistics.fmean(lat) if lat else float("nan"),
             "errors": dict(self.errors),
             "retries": self.retries,
+            "cpu_ms_per_op": [round(1000 * c / count, 3) if count else 0.0 for c in self.cpu_s],
         }
 
 
@@ -282,32 +370,73 @@ class Mine:
 
 
 class Http:
-    """A minimal keep-alive HTTP/1.1 JSON client (the standard library's): the load generator
-    shares the machine's two cores with the server, so it must cost as little CPU as possible."""
+    """A minimal keep-alive HTTP/1.1 JSON client on a plain socket (msgspec for the JSON): the load
+    generator shares the machine's two cores with the server, so it must cost as little CPU as
+    possible. It sends the same requests as any client (method, path, ``Host``, ``Authorization``,
+    ``Content-Type``, ``Content-Length``, the JSON body) and reads the status, the headers and the
+    ``Content-Length`` body of each answer."""
 
     def __init__(self, base: str, token: str) -> None:
         url = urllib.parse.urlsplit(base)
         self.host, self.port = url.hostname or "127.0.0.1", url.port or 80
-        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        self.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        self.headers = (
+            f"Host: {self.host}:{self.port}\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\n"
+        )
+        self.sock: socket.socket | None = None
+        self.reader: Any = None
+
+    def _connect(self) -> None:
+        self.sock = socket.create_connection((self.host, self.port), timeout=60)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reader = self.sock.makefile("rb")
+
+    def _exchange(self, request: bytes) -> tuple[int, bytes]:
+        if self.sock is None:
+            self._connect()
+        assert self.sock is not None
+        self.sock.sendall(request)
+        status_line = self.reader.readline()
+        if not status_line:
+            raise ConnectionError("connection closed by the server")
+        status = int(status_line.split(None, 2)[1])
+        length = 0
+        close = False
+        while True:
+            line = self.reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        data = self.reader.read(length) if length else b""
+        if close:
+            self.close()
+        return status, data
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        payload = None if body is None else json.dumps(body).encode()
+        payload = b"" if body is None else msgspec.json.encode(body)
+        head = f"{method} {path} HTTP/1.1\r\n{self.headers}Content-Length: {len(payload)}\r\n\r\n"
+        request = head.encode() + payload
         for attempt in range(2):
             try:
-                self.connection.request(method, path, body=payload, headers=self.headers)
-                response = self.connection.getresponse()
-                data = response.read()
-                return response.status, json.loads(data) if data else None
-            except (http.client.HTTPException, ConnectionError):
-                self.connection.close()
-                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                status, data = self._exchange(request)
+                return status, msgspec.json.decode(data) if data else None
+            except (OSError, ValueError, IndexError):
+                self.close()
                 if attempt:
                     raise
         raise AssertionError("unreachable")
 
     def close(self) -> None:
-        self.connection.close()
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.reader.close()
+                self.sock.close()
+        self.sock = self.reader = None
 
 
 class Client:
@@ -392,7 +521,11 @@ class Client:
 
 
 def run_phase(
-    phase: Phase, clients: list[Client], per_client: int, action: Callable[[Client, int], None]
+    phase: Phase,
+    clients: list[Client],
+    per_client: int,
+    action: Callable[[Client, int], None],
+    meter: CpuMeter | None = None,
 ) -> None:
     total = per_client * len(clients)
     with _progress() as progress:
@@ -403,14 +536,19 @@ def run_phase(
                 action(client, i)
                 progress.advance(task)
 
+        before = meter.sample() if meter is not None else (0.0, 0.0, 0.0)
         started = time.perf_counter()
         with ThreadPoolExecutor(len(clients)) as pool:
             for future in [pool.submit(work, c) for c in clients]:
                 future.result()
         phase.wall_s = time.perf_counter() - started
+        after = meter.sample() if meter is not None else (0.0, 0.0, 0.0)
+        phase.cpu_s = (after[0] - before[0], after[1] - before[1], after[2] - before[2])
 
 
-def measure(base: str, private_key: bytes, ovns: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+def measure(
+    base: str, private_key: bytes, ovns: dict[str, str], args: argparse.Namespace, meter: CpuMeter
+) -> dict[str, Any]:
     clients = [
         Client(base, f"bench{k}", private_key, ovns, args.seed * 1000 + k) for k in range(args.clients)
     ]
@@ -418,20 +556,21 @@ def measure(base: str, private_key: bytes, ovns: dict[str, str], args: argparse.
         warm = Phase("warm-up")
         run_phase(warm, clients, 20, lambda c, _: c.random_query(warm))
         queries = Phase("query")
-        run_phase(queries, clients, args.queries // args.clients, lambda c, _: c.random_query(queries))
+        run_phase(queries, clients, args.queries // args.clients, lambda c, _: c.random_query(queries), meter)
         creates, create_queries = Phase("create"), Phase("query (before create)")
         run_phase(
-            creates, clients, args.writes // args.clients, lambda c, _: c.create(creates, create_queries)
-        )
+            creates, clients, args.writes // args.clients,
+            lambda c, _: c.create(creates, create_queries), meter,
+        )  # fmt: skip
         updates, update_queries = Phase("update"), Phase("query (before update)")
         run_phase(
             updates, clients, args.writes // args.clients,
-            lambda c, i: c.update(updates, update_queries, c.mine[i]) if i < len(c.mine) else None,
+            lambda c, i: c.update(updates, update_queries, c.mine[i]) if i < len(c.mine) else None, meter,
         )  # fmt: skip
         deletes = Phase("delete")
         run_phase(
             deletes, clients, args.writes // args.clients,
-            lambda c, i: c.delete(deletes, c.mine[i]) if i < len(c.mine) else None,
+            lambda c, i: c.delete(deletes, c.mine[i]) if i < len(c.mine) else None, meter,
         )  # fmt: skip
     finally:
         for client in clients:
@@ -483,8 +622,12 @@ def bench_backend(
     migrate.upgrade(url)
     ovns: dict[str, str] = {}
     prefill_rate = prefill(url, n, args.seed, ovns)
-    with parley_serve(url, workdir, public_key, args.workers) as base:
-        phases = measure(base, private_key, ovns, args)
+    profile = None if args.profile is None else args.profile.resolve() / f"{backend}-{n}.collapsed.txt"
+    if profile is not None:
+        profile.parent.mkdir(parents=True, exist_ok=True)
+    with parley_serve(url, workdir, public_key, args.workers, profile) as (base, pid):
+        meter = CpuMeter(pid, postgres.root if postgres is not None and backend == "postgres" else None)
+        phases = measure(base, private_key, ovns, args, meter)
     return {"backend": backend, "n": n, "prefill_per_s": prefill_rate, "phases": phases}
 
 
@@ -502,6 +645,7 @@ def print_results(results: list[dict[str, Any]], pgbench_tps: float | None, args
         "p99 ms",
         "errors",
         "409 retries",
+        "cpu ms/op srv/db/cli",
     ):
         table.add_column(column, justify="right" if column not in ("backend", "operation") else "left")
     for result in results:
@@ -510,7 +654,7 @@ def print_results(results: list[dict[str, Any]], pgbench_tps: float | None, args
                 result["backend"], f"{result['n']:,}", name, f"{s['ops_per_s']:.0f}",
                 f"{s['p50_ms']:.1f}", f"{s['p95_ms']:.1f}", f"{s['p99_ms']:.1f}",
                 ", ".join(f"{k}: {v}" for k, v in s["errors"].items() if k != 409) or "0",
-                str(s["retries"]),
+                str(s["retries"]), "/".join(f"{c:.2f}" for c in s["cpu_ms_per_op"]),
             )  # fmt: skip
     Console().print(table)
     if pgbench_tps is not None:
@@ -534,6 +678,7 @@ def main() -> None:
     parser.add_argument("--pgbench-seconds", type=int, default=15)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="sample the server with py-spy")
     args = parser.parse_args()
     sizes = args.n or [10_000]
     backends = args.backend or ["sqlite", "postgres"]
@@ -566,7 +711,9 @@ def main() -> None:
                 for name, s in result["phases"].items():
                     console.print(
                         f"  {name:<7} {s['ops_per_s']:7.0f}/s  p50 {s['p50_ms']:6.1f}  "
-                        f"p95 {s['p95_ms']:6.1f}  p99 {s['p99_ms']:6.1f} ms"
+                        f"p95 {s['p95_ms']:6.1f}  p99 {s['p99_ms']:6.1f} ms  cpu ms/op "
+                        + "/".join(f"{c:.2f}" for c in s["cpu_ms_per_op"])
+                        + " (server/database/client)"
                     )
         if postgres is not None:
             pgbench_tps = pgbench_inserts(postgres, args.clients, args.pgbench_seconds)

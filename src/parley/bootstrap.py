@@ -39,6 +39,8 @@ from parley.services.line.directory import Directory
 from parley.services.party.node import PartyNode
 from parley.services.party.picture import Picture, separation_of
 from parley.services.party.picture import running as pictures_running
+from parley.services.party.sharing import Sharing
+from parley.services.party.sharing import running as sharing_running
 from parley.services.protection.desk import ProtectionDesk
 from parley.services.protection.shared import SharedProtection
 from parley.storage.sql.line import SqlLineRepository
@@ -168,6 +170,10 @@ def build_server(
     nodes = {p.id: build_node(settings, p, store, client, clock=clock) for p in settings.parties}
     lines = {p.id: build_line(settings, p, line_repo, client, clock=clock) for p in settings.parties}
     compliance = {p.id: Compliance(nodes[p.id], lines[p.id]) for p in settings.parties}
+    sharings = {
+        p.id: Sharing(lines[p.id], lines[p.id].peers, tuple(p.share_tracks_with)) for p in settings.parties
+    }
+    settings_of = {p.id: p for p in settings.parties}
     pictures = {
         p.id: Picture(
             nodes[p.id],
@@ -184,6 +190,8 @@ def build_server(
         app.state.line = lines[party_id]
         app.state.compliance = compliance[party_id]
         app.state.picture = pictures[party_id]
+        app.state.sharing = sharings[party_id]
+        app.state.accept_tracks_from = frozenset(settings_of[party_id].accept_tracks_from)
         lines[party_id].listeners.append(compliance[party_id].received)
         app.include_router(line_node_api.router)
         app.state.protection = ProtectionDesk(lines[party_id], store)
@@ -216,6 +224,7 @@ def build_server(
                 await stack.enter_async_context(housekeeping(node))
             await stack.enter_async_context(compliance_housekeeping(list(compliance.values())))
             await stack.enter_async_context(pictures_running(list(pictures.values())))
+            await stack.enter_async_context(sharing_running(list(sharings.values())))
             tasks = [asyncio.create_task(line.run(n)) for n in lines.values()]
             stack.push_async_callback(_cancel, tasks)
             if own_client:

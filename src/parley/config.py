@@ -136,6 +136,14 @@ class PartySettings(BaseModel):
         "deadlines, expiries, planning) by this many seconds from the host's, to show clock skew "
         "between parties; 0 in any real deployment.",
     )
+    share_tracks_with: list[str] = Field(
+        default_factory=list,
+        description="Parties this node sends its aircraft's positions to, once a second (their nodes must accept them).",
+    )
+    accept_tracks_from: list[str] = Field(
+        default_factory=list,
+        description="Parties whose shared aircraft positions this node adds to its tactical picture.",
+    )
     tactical_rpz_nm: float = Field(
         default=5.0, gt=0.0, le=100.0, description="Tactical picture: horizontal separation minimum, NM."
     )

@@ -5,10 +5,14 @@ return of an own aircraft is not another aircraft."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from tests.party.conftest import World, iso, operation_body, square
+import pytest
+
+from tests.party.conftest import World, iso, make_world, operation_body, party_settings, square
 from tests.party.conftest import world as world  # the fixture
 
 
@@ -119,3 +123,41 @@ def test_another_partys_aircraft_seen_by_radar_conflict_without_alarm(world: Wor
     speeds = {t["id"]: t["gs_mps"] for t in view["tracks"]}
     assert 60.0 < speeds["radar/x"] < 90.0  # 0.001 deg of longitude in a second at 47.1 N: about 76 m/s
     assert view["separation"]["rpz_m"] == 5 * 1852.0
+
+
+@pytest.fixture
+def sharing(tmp_path: Path) -> Iterator[World]:
+    """Blue shares its tracks with red, which accepts them; nobody else shares or accepts."""
+    yield from make_world(
+        tmp_path, party_settings(blue={"share_tracks_with": ["red"]}, red={"accept_tracks_from": ["blue"]})
+    )
+
+
+def test_tracks_are_shared_only_between_parties_that_both_say_so(sharing: World) -> None:
+    world = sharing
+    op = _fly(world, "blue", 0.0, 1_500.0)
+    _report(world, "blue", op, 47.1, 8.0, 1_400.0, 90.0, datetime.now(UTC))
+    shared = _eventually(
+        lambda: [t for t in _picture(world, "red")["tracks"] if t["id"] == f"blue/{op}"], "red sees it"
+    )
+    assert shared[0]["own"] is False and abs(shared[0]["lat"] - 47.1) < 1e-9 and shared[0]["gs_mps"] == 100.0
+    # green shares nothing and red does not take green's; blue takes nobody's
+    track = {"track_id": "g1", "time": iso(datetime.now(UTC)), "lat": 47.0, "lng": 8.0, "alt_m": 100.0}
+    for sender, receiver in (("green", "red"), ("red", "blue")):
+        r = world.client.post(
+            f"/parties/{receiver}/line/v1/tracks",
+            json={"tracks": [track]},
+            headers=world.token(sender, "parley.line"),
+        )
+        assert r.status_code == 403 and "not accepted here" in r.json()["message"], r.text
+    r = world.client.post(
+        "/parties/red/line/v1/tracks",
+        json={"tracks": [{**track, "lat": 95.0}]},
+        headers=world.token("blue", "parley.line"),
+    )
+    assert r.status_code == 400
+    r = world.client.post(
+        "/parties/red/line/v1/tracks", json={"tracks": [track]}, headers=world.operator("blue")
+    )
+    assert r.status_code == 403  # an operator's token is not a peer's
+    assert not any(t["id"].startswith("green/") for t in _picture(world, "red")["tracks"])

@@ -66,6 +66,12 @@ class LinePeerClient:
         )
         return answer
 
+    async def share_tracks(self, base_url: str, body: Json) -> None:
+        """POST positions of this party's aircraft to a peer it shares its tracks with."""
+        await self.utm.call(
+            "POST", f"{base_url.rstrip('/')}/line/v1/tracks", [LINE_SCOPE], body=body, ok=(200, 202)
+        )
+
     async def deliver_texts(
         self, base_url: str, entries: Sequence[str], evidence: Mapping[str, str] | None = None
     ) -> Any:

@@ -253,6 +253,9 @@ async def ingest_telemetry(
     picture = getattr(request.app.state, "picture", None)
     if picture is not None:  # and the tactical picture
         picture.own(samples)
+    sharing = getattr(request.app.state, "sharing", None)
+    if sharing is not None:  # and the parties it shares its tracks with
+        sharing.own(samples)
     return JSONResponse(
         {"accepted": result.accepted, "verdict": result.verdict.value, "state": result.operation.state.value}
     )

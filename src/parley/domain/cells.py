@@ -94,15 +94,17 @@ def cover_outline(outline: Outline, *, max_area_km2: float) -> frozenset[int]:
     Raises :class:`AreaTooLarge` when the outline's area exceeds ``max_area_km2`` and
     :class:`InvalidInput` when a polygon is not simple.
     """
-    area = outline_area_km2(outline)
+    region: s2.S2Loop | s2.S2Cap
+    if isinstance(outline, Circle):
+        area = outline_area_km2(outline)
+    else:
+        region = _loop(outline.vertices)  # built once: its area, then its covering
+        area = region.GetArea() * _EARTH_AREA_KM2 / (4.0 * math.pi)
     if area > max_area_km2:
         raise AreaTooLarge(f"area of {area:.1f} km² exceeds the limit of {max_area_km2:g} km²")
-    region: s2.S2Loop | s2.S2Cap
     if isinstance(outline, Circle):
         angle = outline.radius_m * (1.0 + CIRCLE_MARGIN) / EARTH_RADIUS_M + 1e-9
         region = s2.S2Cap(_point(outline.center), s2.S1ChordAngle(s2.S1Angle.Radians(angle)))
-    else:
-        region = _loop(outline.vertices)
     return frozenset(to_signed(c.id()) for c in _coverer().GetCovering(region))
 
 

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install serve test check lint typecheck bench-dss bench-tactical bench-strategic bench-party bench-line bench-compliance bench-protection bench clean system-deps
+.PHONY: install serve test check lint typecheck bench-dss bench-tactical bench-strategic bench-party bench-line bench-compliance bench-protection bench clean system-deps web
 
 # The line's compiled modules (setup.py): built again whenever one of their sources changes.
 COMPILED := $(addprefix src/parley/line/,_ed25519.c times.py shapes.py bodies.py entry.py lifecycle.py chain.py transcript.py)
@@ -23,6 +23,12 @@ install: $(STAMP)
 serve: install
 	$(BIN)/parley db upgrade
 	$(BIN)/parley serve --config examples/parley.toml
+
+## The map page: build web/ (npm, Vite) into src/parley/web/static/ (committed, so a user without node
+## gets the page) and stamp it with its sources' digest (tests/web checks it is current).
+web:
+	cd web && npm ci --no-audit --no-fund && npm run build
+	$(PYTHON) scripts/web_stamp.py --write
 
 ## System packages the tests need (PostgreSQL server); installs them when run as root.
 system-deps:

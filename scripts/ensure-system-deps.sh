@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure the system packages Parley's tests need are present: a PostgreSQL server.
+# Make sure the system packages Parley's tests need are present: a PostgreSQL server, and Debian's
+# chromium for the map's browser tests (Playwright drives it; no browser is downloaded).
 # Installs them with apt when running as root; otherwise says what is missing.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ have_postgres() {
 
 missing=()
 have_postgres || missing+=(postgresql)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -21,6 +21,7 @@ from parley.api.line import node as line_node_api
 from parley.api.line import protection as protection_api
 from parley.api.party import picture as picture_api
 from parley.api.party.app import create_party_app, housekeeping
+from parley.api.ui import routes as ui_api
 from parley.clients.dss import DssClient
 from parley.clients.http import AiohttpSession, HttpSession, HttpxSession
 from parley.clients.line import DirectoryClient, LinePeerClient
@@ -183,6 +184,7 @@ def build_server(
         )
         for p in settings.parties
     }
+    parties = {p.id: p for p in settings.parties}
     party_apps: dict[str, ASGIApp] = {}
     fast: dict[str, FastRoutes] = {}
     for party_id, node in nodes.items():
@@ -198,6 +200,8 @@ def build_server(
         compliance[party_id].protected = app.state.protection.exact_items
         app.include_router(protection_api.node_router)
         app.include_router(compliance_api.router)
+        app.state.ui = ui_api.config_of(settings, parties[party_id])
+        ui_api.install(app)  # the map page, for the operators signed in (docs/demo.md)
         app.include_router(picture_api.router)
         root.mount(f"/parties/{party_id}", app)  # for the schema and url_for; requests take the fast path
         party_apps[party_id] = BodyLimit(app)

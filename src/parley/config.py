@@ -78,6 +78,16 @@ class TokenSourceSettings(BaseModel):
         return self
 
 
+class UiOperator(BaseModel):
+    """A person who may sign in to a party node's map in the browser (``{party}/ui/``) and act as its
+    duty officer: a name and an argon2 hash of the password (``parley ui hash-password``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+    password_hash: str = Field(pattern=r"^\$argon2(id|i|d)\$", description="argon2 PHC string.")
+
+
 class PartySettings(BaseModel):
     """One party node served by this process (``[[parties]]`` in the settings file)."""
 
@@ -161,6 +171,15 @@ class PartySettings(BaseModel):
         gt=0.0,
         le=3600.0,
         description="Tactical picture: a track silent this long leaves it, s.",
+    )
+    ui_operators: list[UiOperator] = Field(
+        default_factory=list,
+        description="Who may sign in to the node's map (PARTY_BASE/ui/); none: nobody can.",
+    )
+    ui_tile_url: str | None = Field(
+        default=None,
+        description="An online raster tile URL template for the map ({z}/{x}/{y}); default: the "
+        "offline basemap shipped with Parley only.",
     )
     cache_peer_details: bool = Field(
         default=True,

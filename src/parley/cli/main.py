@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from parley.cli import db, line, ops, protect, serve, sim, tactical
+from parley.cli import db, line, ops, protect, serve, sim, tactical, ui
 from parley.cli.token import token
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.add_typer(sim.app, name="sim")
 app.command("demo")(sim.demo)
 app.command("replay")(sim.replay)
 app.add_typer(protect.app, name="protect")
+app.add_typer(ui.app, name="ui")
 app.command("token", help="DEVELOPMENT ONLY: mint an access token signed by the dev key.")(token)
 
 

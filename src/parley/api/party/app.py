@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from parley import __version__
 from parley.api.auth import TokenVerifier
 from parley.api.errors import install_error_handlers
-from parley.api.party import flight_planning, ops, uss
+from parley.api.party import flight_planning, ops, tracks, uss
 from parley.services.party import conformance
 from parley.services.party.node import PartyNode
 
@@ -39,6 +39,7 @@ def create_party_app(node: PartyNode, verifier: TokenVerifier) -> FastAPI:
     install_error_handlers(app)
     app.include_router(uss.router)
     app.include_router(ops.router)
+    app.include_router(tracks.router)
     app.include_router(flight_planning.router)
     return app
 

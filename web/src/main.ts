@@ -110,14 +110,55 @@ const LAYERS: LayerDef[] = [
   },
 ];
 
+/** Natural Earth's rings cross the antimeridian (they are spherical, for d3-geo): each ring is
+ * unwrapped (no jump over 180 degrees of longitude; MapLibre draws beyond +-180). */
+function unwrapped(fc: Json): Json {
+  const ring = (r: number[][]): number[][] => {
+    let shift = 0;
+    return r.map((p, i) => {
+      if (i > 0) {
+        const d = p[0] + shift - (r[i - 1][0] + shift);
+        if (d > 180) shift -= 360;
+        else if (d < -180) shift += 360;
+      }
+      return [p[0] + shift, p[1]];
+    });
+  };
+  for (const f of fc.features) {
+    const g = f.geometry;
+    if (g?.type === "Polygon") g.coordinates = g.coordinates.map(ring);
+    if (g?.type === "MultiPolygon") g.coordinates = g.coordinates.map((p: number[][][]) => p.map(ring));
+  }
+  return fc;
+}
+
+/** Lines cut where they jump across the antimeridian, and the antimeridian itself left out. */
+function split(g: Json): Json {
+  const lines: number[][][] = [];
+  for (const line of g.coordinates as number[][][]) {
+    let current: number[][] = [];
+    for (const p of line) {
+      const last = current[current.length - 1];
+      const seam = last && Math.abs(Math.abs(p[0]) - 180) < 1e-6 && Math.abs(Math.abs(last[0]) - 180) < 1e-6;
+      if (last && (Math.abs(p[0] - last[0]) > 180 || seam)) {
+        if (current.length > 1) lines.push(current);
+        current = [];
+      }
+      current.push(p);
+    }
+    if (current.length > 1) lines.push(current);
+  }
+  return { type: "MultiLineString", coordinates: lines };
+}
+
 async function basemapStyle(tileUrl: string | null): Promise<maplibregl.StyleSpecification> {
   const [world, places] = await Promise.all([
     fetch(countriesUrl).then((r) => r.json()),
     fetch(placesUrl).then((r) => r.json() as Promise<[number, number, string, number][]>),
   ]);
-  const countries = feature(world, world.objects.countries);
-  const borders = mesh(world, world.objects.countries, (a, b) => a !== b);
-  const coast = mesh(world, world.objects.countries, (a, b) => a === b);
+  const countries = unwrapped(feature(world, world.objects.countries) as unknown as Json);
+  const borders = split(mesh(world, world.objects.countries, (a, b) => a !== b) as unknown as Json);
+  const coast = split(mesh(world, world.objects.countries, (a, b) => a === b) as unknown as Json);
   const placeFeatures = places.map(([lng, lat, name, population]) => ({
     type: "Feature",
     geometry: { type: "Point", coordinates: [lng, lat] },
@@ -258,9 +299,10 @@ function placeLabels(): void {
   }
 }
 
-function fit(): void {
+function fit(extra: Json[] = []): void {
   if (fitted) return;
   const pts: number[][] = [];
+  for (const f of extra) positions(f.geometry, pts);
   for (const id of ["operations", "reservations", "tracks", "requested"]) {
     const src = map.getSource(id) as maplibregl.GeoJSONSource | undefined;
     const data = (src as any)?._data;
@@ -410,6 +452,7 @@ function render(): void {
   if (!inbox.children.length) inbox.innerHTML = "<li class='empty'>nothing received</li>";
   if (!outbox.children.length) outbox.innerHTML = "<li class='empty'>nothing sent</li>";
   setData("requested", collection(requested));
+  if (requested.length) fit(requested);
   tick();
 }
 

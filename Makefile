@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install serve test check lint typecheck bench-dss bench-tactical bench-strategic bench-party bench-line bench-compliance bench-protection bench clean system-deps web
+.PHONY: install demo serve test check lint typecheck bench-dss bench-tactical bench-strategic bench-party bench-line bench-compliance bench-protection bench clean system-deps web
 
 # The line's compiled modules (setup.py): built again whenever one of their sources changes.
 COMPILED := $(addprefix src/parley/line/,_ed25519.c times.py shapes.py bodies.py entry.py lifecycle.py chain.py transcript.py)
@@ -17,6 +17,13 @@ $(STAMP): pyproject.toml requirements.lock setup.py $(COMPILED)
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## The seed case, live: the shared service and three parties (RED, BLUE, AID) on SQLite in a temporary
+## directory, the scenario played in real time (SPEED=10 for ten times faster), each party's map at
+## http://127.0.0.1:8082/parties/ID/ui/ with a sign-in printed; Ctrl-C stops it.
+SPEED ?= 1
+demo: install
+	$(BIN)/parley demo --speed $(SPEED)
 
 ## Start the DSS and two parties (red, blue) on http://127.0.0.1:8082, embedded SQLite under var/
 ## (examples/parley.toml; development auth).

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
+from parley.api.ui.auth import check_password
 from parley.cli.main import app
 from parley.cli.sim import SEED
 from parley.line.transcript import verify_transcript
@@ -75,7 +78,6 @@ def test_the_cli_validates_and_refuses_with_the_line(tmp_path: Path) -> None:
     refused = cli.invoke(app, ["sim", "validate", str(bad)])
     assert refused.exit_code == 2
     assert "bad.yaml:28: aircraft[0].flight.speed_mps: Input should be a valid number" in refused.stderr
-    assert cli.invoke(app, ["demo"]).exit_code == 2  # the map comes with the live picture
 
 
 OTHERS = sorted(p for p in SEED.parent.glob("*.yaml") if p != SEED)
@@ -89,3 +91,46 @@ def test_there_are_scenarios_besides_the_seed_case() -> None:
 def test_every_other_scenario_runs_with_every_expectation_true(path: Path) -> None:
     outcome = asyncio.run(Runner(load_scenario(path)).run())
     assert outcome.ok, (outcome.problems, [(e.describe(), why) for e, ok, why in outcome.results if not ok])
+
+
+SHORT = """\
+name: Short
+duration: 2m
+parties: [{id: red}, {id: blue}]
+actions:
+  - at: 10s
+    party: red
+    send: {id: Q, type: free_text, to: [blue], subject: s, reason: r, deadline: 1m, text: hello}
+  - {at: 20s, party: blue, accept: {request: Q}}
+expectations:
+  - {request: Q, status: accepted}
+"""
+
+
+def test_a_run_with_the_maps_makes_up_a_sign_in_for_each_party() -> None:
+    pages: dict[str, int] = {}
+
+    def ready(logins: dict[str, tuple[str, str, str]]) -> None:
+        # the maps are served while the run goes on (read from another thread: the server runs here)
+        def fetch() -> None:
+            for party, (url, _, _) in logins.items():
+                pages[party] = httpx.get(url, timeout=10).status_code
+
+        worker = threading.Thread(target=fetch)
+        worker.start()
+        worker.join(timeout=0)
+        threads.append(worker)
+
+    threads: list[threading.Thread] = []
+    runner = Runner(load_scenario(SHORT, name="short.yaml"), ui=True, on_ready=ready)
+    outcome = asyncio.run(runner.run())
+    for worker in threads:
+        worker.join(timeout=30)
+    assert outcome.ok, outcome.problems
+    assert set(runner.logins) == {"red", "blue"}
+    assert pages == {"red": 200, "blue": 200}
+    for party, (url, name, password) in runner.logins.items():
+        assert url.endswith(f"/parties/{party}/ui/") and name == f"{party}-duty" and len(password) >= 12
+        operators = [o for p in runner.settings().parties if p.id == party for o in p.ui_operators]
+        assert check_password(operators, name, password) is not None
+        assert check_password(operators, name, password + "x") is None

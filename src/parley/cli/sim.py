@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from parley.sim.runner import Outcome
 
 app = typer.Typer(help="Scenarios: validate them, play them against real party nodes.", no_args_is_help=True)
 
@@ -85,7 +88,16 @@ def run(
     play(file, _speed(speed), export, database_url, quiet)
 
 
-def play(file: Path, speed: float | None, export: Path | None, database_url: str | None, quiet: bool) -> None:
+def play(
+    file: Path,
+    speed: float | None,
+    export: Path | None,
+    database_url: str | None,
+    quiet: bool,
+    *,
+    port: int | None = None,
+    ui: bool = False,
+) -> None:
     from parley.sim.runner import Runner
     from parley.sim.scenario import ScenarioError, load_scenario
 
@@ -113,6 +125,21 @@ def play(file: Path, speed: float | None, export: Path | None, database_url: str
             if not quiet:
                 progress.console.print(text, highlight=False)
 
+        def ready(logins: dict[str, tuple[str, str, str]]) -> None:
+            if not logins:
+                return
+            progress.console.print("Sign in to each party's map (made up for this run):", highlight=False)
+            for party, (url, name, password) in logins.items():
+                progress.console.print(
+                    f"  {party:>8}  {url}  name: {name}  password: {password}", highlight=False
+                )
+
+        done: list[Outcome] = []
+
+        def finished(outcome: Outcome) -> None:
+            done.append(outcome)
+            _report(scenario.name, outcome, progress.console)
+
         runner = Runner(
             scenario,
             speed=speed,
@@ -120,15 +147,30 @@ def play(file: Path, speed: float | None, export: Path | None, database_url: str
             export=export,
             on_progress=advanced,
             on_event=said,
+            port=port,
+            ui=ui,
+            on_ready=ready,
+            linger=ui,
+            on_done=finished,
         )
-        outcome = asyncio.run(runner.run())
-    table = Table(title=f"{scenario.name}: expectations", title_justify="left")
+        try:
+            outcome = asyncio.run(runner.run())
+        except KeyboardInterrupt:
+            if not done:
+                raise typer.Exit(130) from None
+            raise typer.Exit(0 if done[0].ok else 1) from None
+    _report(scenario.name, outcome, Console())
+    if not outcome.ok:
+        raise typer.Exit(1)
+
+
+def _report(name: str, outcome: Outcome, out: Console) -> None:
+    table = Table(title=f"{name}: expectations", title_justify="left")
     table.add_column("")
     table.add_column("expectation")
     table.add_column("found")
     for expectation, ok, why in outcome.results:
         table.add_row("[green]✓[/]" if ok else "[red]✗[/]", expectation.describe(), why)
-    out = Console()
     out.print(table)
     for problem in outcome.problems:
         out.print(f"[red]problem:[/] {problem}", highlight=False)
@@ -136,23 +178,27 @@ def play(file: Path, speed: float | None, export: Path | None, database_url: str
         out.print(f"wrote {path}", highlight=False)
     held = sum(ok for _, ok, _ in outcome.results)
     out.print(f"{held}/{len(outcome.results)} expectations held in {outcome.wall_s:.1f} s", highlight=False)
-    if not outcome.ok:
-        raise typer.Exit(1)
 
 
 def demo(
     headless: Annotated[
-        bool, typer.Option("--headless", help="Play the seed case to its end without a browser.")
+        bool, typer.Option("--headless", help="Play the seed case to its end and stop (no map, no sign-in).")
     ] = False,
     speed: SpeedOpt = "1",
     export: ExportOpt = None,
     database_url: DbOpt = None,
+    port: Annotated[
+        int, typer.Option("--port", help="Where the parties' maps are served (127.0.0.1).")
+    ] = 8082,
 ) -> None:
-    """The seed case (a desert road, a vacate, a convoy, a question left unanswered)."""
-    if not headless:
-        typer.echo("the map is not built yet: run with --headless", err=True)
-        raise typer.Exit(2)
-    play(SEED, _speed(speed), export, database_url, quiet=False)
+    """The seed case (a desert road, a vacate, a convoy, a question left unanswered), played against
+    real party nodes. Each party's map is served at http://127.0.0.1:PORT/parties/ID/ui/ with a
+    sign-in made up for this run (printed); after the scenario's end the nodes keep running until
+    Ctrl-C. --headless plays it to the end and stops (with --speed max: as fast as it goes)."""
+    if headless:
+        play(SEED, _speed(speed), export, database_url, quiet=False)
+        return
+    play(SEED, _speed(speed), export, database_url, quiet=False, port=port, ui=True)
 
 
 def replay(

@@ -26,6 +26,7 @@ import contextlib
 import json
 import logging
 import math
+import secrets
 import socket
 import tempfile
 import time
@@ -41,8 +42,9 @@ import shapely
 import uvicorn
 from pyproj import Proj
 
+from parley.api.ui.auth import hash_password
 from parley.bootstrap import Server, build_server
-from parley.config import PartySettings, Settings
+from parley.config import PartySettings, Settings, UiOperator
 from parley.devtokens import ensure_dev_keys, mint_token
 from parley.line.times import format_time, parse_time
 from parley.line.transcript import verify_transcript
@@ -141,6 +143,11 @@ class Runner:
         export: Path | None = None,
         on_progress: Callable[[float, float], None] | None = None,
         on_event: Callable[[str], None] | None = None,
+        port: int | None = None,
+        ui: bool = False,
+        on_ready: Callable[[dict[str, tuple[str, str, str]]], None] | None = None,
+        linger: bool = False,
+        on_done: Callable[[Outcome], None] | None = None,
     ) -> None:
         self.s = scenario
         self.speed = speed
@@ -155,8 +162,21 @@ class Runner:
         self.database_url = database_url or f"sqlite:///{data_dir / 'parley.db'}"
         self.start = scenario.starts_at(datetime.now(UTC).replace(microsecond=0))
         self.clock = SimClock(self.start, speed)
-        self.port = _free_port()
+        self.port = port or _free_port()
+        #: Sign in to each party's map: party -> (URL, operator name, password), made up for this run.
+        self.logins: dict[str, tuple[str, str, str]] = {}
+        self.ui = ui
+        self.on_ready = on_ready or (lambda logins: None)
+        #: Keep the nodes running once the scenario has ended (until interrupted).
+        self.linger = linger
+        self.on_done = on_done or (lambda outcome: None)
         self.base = f"http://127.0.0.1:{self.port}"
+        self._operators: dict[str, list[UiOperator]] = {}
+        if ui:
+            for p in scenario.parties:
+                name, password = f"{p.id}-duty", secrets.token_urlsafe(9)
+                self.logins[p.id] = (f"{self.base}/parties/{p.id}/ui/", name, password)
+                self._operators[p.id] = [UiOperator(name=name, password_hash=hash_password(password))]
         self.tracks = {a.id: AircraftTrack(a) for a in scenario.aircraft}
         self.convoys = {m.id: ConvoyTrack(m) for m in scenario.movements}
         self.radars = [Radar(f, scenario.seed) for f in scenario.surveillance]
@@ -175,6 +195,7 @@ class Runner:
     # -- the server ----------------------------------------------------------------------------------
 
     def settings(self) -> Settings:
+        operators = self._operators
         return Settings(
             data_dir=self.data_dir,
             database_url=self.database_url,
@@ -184,7 +205,12 @@ class Runner:
             public_url=self.base,
             cleanup_interval_s=0,
             parties=[
-                PartySettings(id=p.id, name=p.name or p.id.upper(), roles=list(p.roles))
+                PartySettings(
+                    id=p.id,
+                    name=p.name or p.id.upper(),
+                    roles=list(p.roles),
+                    ui_operators=operators.get(p.id, []),
+                )
                 for p in self.s.parties
             ],
         )
@@ -224,6 +250,7 @@ class Runner:
                     timeout=60,
                 )
             await self._registered()
+            self.on_ready(self.logins)
             yield
         finally:
             for client in self._clients.values():
@@ -291,6 +318,11 @@ class Runner:
             await self._check()
             if self.export_dir is not None:
                 await self._export()
+            if self.linger:
+                self.outcome.wall_s = time.monotonic() - wall0
+                self.on_done(self.outcome)
+                self.on_event("the scenario has ended; the nodes keep running (Ctrl-C to stop)")
+                await asyncio.Event().wait()
         self.outcome.wall_s = time.monotonic() - wall0
         if self._tmp is not None:
             self._tmp.cleanup()

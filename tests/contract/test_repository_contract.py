@@ -662,3 +662,33 @@ def test_upsert_operational_intent_and_notify(uow_factory: UowFactory) -> None:
         uow.commit()
     with uow_factory(readonly=True) as uow:
         assert uow.repo.get_operational_intent(eid(5)) == oir(5)
+
+
+def test_a_subscription_written_before_other_statements_is_kept_or_rolled_back(
+    uow_factory: UowFactory,
+) -> None:
+    """A subscription's write (which a store may send with the next statement that reads no
+    subscription) is seen by every later read of the unit of work, kept by its commit and dropped by
+    its rollback, whatever comes after it."""
+    with uow_factory() as uow:
+        uow.repo.upsert_subscription(subscription(1))
+        assert uow.repo.search_operational_intents(area()) == []
+        uow.repo.upsert_subscription(subscription(2))
+        assert [s.id for s in uow.repo.search_subscriptions(area())] == [eid(1), eid(2)]
+        uow.repo.upsert_subscription(subscription(3))
+        found, _ = uow.repo.search_operational_intents_with_availability(area())
+        assert found == []
+        uow.commit()
+    with uow_factory() as uow:
+        uow.repo.upsert_subscription(subscription(4))
+        assert uow.repo.search_constraints(area()) == []
+        uow.rollback()
+        uow.repo.upsert_subscription(subscription(5))
+        uow.commit()
+    with uow_factory() as uow:
+        uow.repo.upsert_subscription(subscription(6))
+        assert uow.repo.search_operational_intents(area()) == []
+        # left without a commit: rolled back
+    with uow_factory(readonly=True) as uow:
+        kept = [s.id for s in uow.repo.search_subscriptions(area())]
+    assert kept == [eid(1), eid(2), eid(3), eid(5)]

@@ -229,11 +229,18 @@ def _sql(postgres: bool) -> dict[str, str]:
             # The row, the cells it no longer has and its new ones, in one statement (one round trip).
             # The two sets of cells are disjoint, so the order in which PostgreSQL runs the parts
             # does not matter; the foreign key is checked at the end of the statement.
-            statements[f"{t}.upsert_with_cells"] = (
-                f"WITH upserted AS ({statements[f'{t}.upsert']} RETURNING id), "
-                f"gone AS (DELETE FROM {cells} WHERE entity_id = ? AND cell_id <> ALL(?::bigint[])) "
+            ctes = (
+                f"upserted AS ({statements[f'{t}.upsert']} RETURNING id), "
+                f"gone AS (DELETE FROM {cells} WHERE entity_id = ? AND cell_id <> ALL(?::bigint[]))"
+            )
+            insert_cells = (
                 f"INSERT INTO {cells} (entity_id, cell_id) SELECT ?, c FROM unnest(?::bigint[]) AS c "
                 "ON CONFLICT DO NOTHING"
+            )
+            statements[f"{t}.upsert_with_cells"] = f"WITH {ctes} {insert_cells}"
+            # The same write, to go before a statement that does not read this table (see _run).
+            statements[f"{t}.upsert_with_cells_before"] = (
+                f"WITH {ctes}, added AS ({insert_cells} RETURNING 1)"
             )
             # The cells go with the row (ON DELETE CASCADE).
             statements[f"{t}.delete_with_cells"] = f"DELETE FROM {t} WHERE id = ?"
@@ -258,16 +265,39 @@ class SqlRepository:
     return it outside any, in autocommit mode (see :class:`SqlUnitOfWork`).
     """
 
-    __slots__ = ("_cursor", "_postgres", "_sql")
+    __slots__ = ("_cursor", "_pending", "_postgres", "_sql")
 
     def __init__(self, cursor: Callable[..., Any], *, postgres: bool) -> None:
         self._cursor = cursor
         self._postgres = postgres
         self._sql = _SQL[postgres]
+        #: PostgreSQL: a subscription's write not sent yet (its statement as a CTE prefix, its
+        #: parameters), sent with the next statement that reads no subscription, else before it.
+        self._pending: tuple[str, tuple[Any, ...]] | None = None
+
+    def flush(self) -> None:
+        """Send the deferred write, if any (before a commit)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            sql, params = pending
+            self._run(sql.replace(", added AS (", " ", 1).removesuffix(" RETURNING 1)"), params)
+
+    def discard(self) -> None:
+        """Forget the deferred write (the transaction is rolled back)."""
+        self._pending = None
 
     # -- plumbing ------------------------------------------------------------------------------
-    def _run(self, sql: str, params: Sequence[Any], *, standalone: bool = False) -> Any:
-        """Execute ``sql``; ``standalone``: a statement that reads all the unit of work needs."""
+    def _run(self, sql: str, params: Sequence[Any], *, standalone: bool = False, merge: bool = False) -> Any:
+        """Execute ``sql``; ``standalone``: a statement that reads all the unit of work needs;
+        ``merge``: a plain SELECT that reads no subscription, so a deferred subscription write may
+        go before it in the same statement (one round trip; the SELECT need not see the write)."""
+        if self._pending is not None:
+            if merge:
+                before, before_params = self._pending
+                self._pending = None
+                sql, params = f"{before} {sql}", (*before_params, *params)
+            else:
+                self.flush()
         cursor = self._cursor(standalone)
         try:
             cursor.execute(sql, params)
@@ -327,7 +357,8 @@ class SqlRepository:
             where += " AND manager = " + ("%s" if self._postgres else "?")
             params.append(manager)
         sql = f"SELECT {kind.columns} FROM {kind.table} WHERE {where.format(cells=kind.cells)}"
-        built = [kind.from_row(row) for row in self._run(sql, params).fetchall()]
+        rows = self._run(sql, params, merge=kind is not _SUBSCRIPTIONS).fetchall()
+        built = [kind.from_row(row) for row in rows]
         built.sort(key=_entity_id)
         return built
 
@@ -336,7 +367,12 @@ class SqlRepository:
         entity_id = values[0]
         if self._postgres:
             cells = _pg_array(sorted(extent.cells))
-            self._run(self._sql[f"{t}.upsert_with_cells"], (*values, entity_id, cells, entity_id, cells))
+            params = (*values, entity_id, cells, entity_id, cells)
+            if kind is _SUBSCRIPTIONS:  # deferred: a PUT's implicit subscription goes with its key search
+                self.flush()
+                self._pending = (self._sql[f"{t}.upsert_with_cells_before"], params)
+                return
+            self._run(self._sql[f"{t}.upsert_with_cells"], params)
             return
         self._run(self._sql[f"{t}.upsert"], values)
         self._run(self._sql[f"{t}.delete_cells"], (entity_id,))
@@ -397,7 +433,7 @@ class SqlRepository:
             f"SELECT {_OIR_COLUMNS_O}, a.availability FROM operational_intents o "
             f"LEFT JOIN uss_availability a ON a.uss = o.manager WHERE {where.format(cells=_OPERATIONAL_INTENTS.cells)}"
         )
-        rows = self._run(sql, params, standalone=True).fetchall()
+        rows = self._run(sql, params, standalone=True, merge=True).fetchall()
         found = [_oir(row[:-1]) for row in rows]
         found.sort(key=_entity_id)
         known = {Manager(row[1]): _availability_state(row[-1]) for row in rows}
@@ -587,7 +623,8 @@ class SqlUnitOfWork:
         # standalone read runs alone (one statement is one snapshot: no BEGIN, no COMMIT).
         self._deferred = False
         self._alone = False  # a standalone read ran outside any transaction
-        self.repo: DssRepository = SqlRepository(self._cursor_for, postgres=self._postgres)
+        self._repo = SqlRepository(self._cursor_for, postgres=self._postgres)
+        self.repo: DssRepository = self._repo
 
     def _cursor_for(self, standalone: bool = False) -> Any:
         """The cursor, inside a transaction (begun now when none is); for a ``standalone`` read
@@ -676,6 +713,7 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         """Commit what this unit of work did; raises :class:`TransientConflict` on a lost race."""
         self._alone = False
+        self._repo.flush()  # the deferred write, if any (it begins the transaction if none is open)
         if not self._open:
             return
         self._open = False
@@ -694,6 +732,7 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         """Discard what this unit of work did since it began or last committed."""
         self._alone = False
+        self._repo.discard()
         if not self._open:
             return
         self._open = False

@@ -391,7 +391,11 @@ def test_watch_prints_events_and_stops_on_its_own_or_on_ctrl_c(server: Server) -
                 assert event["event"] == "entry"
                 seen.add(event["entry"])
         lines.send_signal(signal.SIGINT)
-        out, err = lines.communicate(timeout=30)
+        try:
+            out, err = lines.communicate(timeout=20)
+        except subprocess.TimeoutExpired:  # a loaded machine: Ctrl-C again (asyncio's second one interrupts)
+            lines.send_signal(signal.SIGINT)
+            out, err = lines.communicate(timeout=40)
         assert lines.returncode == 0, err
         out, err = table.communicate(timeout=30)
         assert table.returncode == 0, err

@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import threading
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -107,30 +105,17 @@ expectations:
 """
 
 
-def test_a_run_with_the_maps_makes_up_a_sign_in_for_each_party() -> None:
-    pages: dict[str, int] = {}
-
-    def ready(logins: dict[str, tuple[str, str, str]]) -> None:
-        # the maps are served while the run goes on (read from another thread: the server runs here)
-        def fetch() -> None:
-            for party, (url, _, _) in logins.items():
-                pages[party] = httpx.get(url, timeout=10).status_code
-
-        worker = threading.Thread(target=fetch)
-        worker.start()
-        worker.join(timeout=0)
-        threads.append(worker)
-
-    threads: list[threading.Thread] = []
-    runner = Runner(load_scenario(SHORT, name="short.yaml"), ui=True, on_ready=ready)
+def test_a_run_with_the_maps_makes_up_a_sign_in_for_each_party(tmp_path: Path) -> None:
+    announced: list[dict[str, tuple[str, str, str]]] = []
+    runner = Runner(load_scenario(SHORT, name="short.yaml"), ui=True, on_ready=announced.append)
     outcome = asyncio.run(runner.run())
-    for worker in threads:
-        worker.join(timeout=30)
     assert outcome.ok, outcome.problems
-    assert set(runner.logins) == {"red", "blue"}
-    assert pages == {"red": 200, "blue": 200}
+    assert announced == [runner.logins] and set(runner.logins) == {"red", "blue"}
     for party, (url, name, password) in runner.logins.items():
         assert url.endswith(f"/parties/{party}/ui/") and name == f"{party}-duty" and len(password) >= 12
         operators = [o for p in runner.settings().parties if p.id == party for o in p.ui_operators]
         assert check_password(operators, name, password) is not None
         assert check_password(operators, name, password + "x") is None
+    # without the maps nobody may sign in
+    plain = Runner(load_scenario(SHORT, name="short.yaml"), data_dir=tmp_path)
+    assert plain.logins == {} and all(not p.ui_operators for p in plain.settings().parties)

@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import secrets
+import shutil
 import socket
 import tempfile
 import time
@@ -154,10 +155,11 @@ class Runner:
         self.export_dir = export
         self.on_progress = on_progress or (lambda done, total: None)
         self.on_event = on_event or (lambda text: None)
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        #: A data directory made here (removed after the run).
+        self._tmp: Path | None = None
         if data_dir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="parley-sim-")
-            data_dir = Path(self._tmp.name)
+            self._tmp = Path(tempfile.mkdtemp(prefix="parley-sim-"))
+            data_dir = self._tmp
         self.data_dir = data_dir
         self.database_url = database_url or f"sqlite:///{data_dir / 'parley.db'}"
         self.start = scenario.starts_at(datetime.now(UTC).replace(microsecond=0))
@@ -325,7 +327,7 @@ class Runner:
                 await asyncio.Event().wait()
         self.outcome.wall_s = time.monotonic() - wall0
         if self._tmp is not None:
-            self._tmp.cleanup()
+            shutil.rmtree(self._tmp, ignore_errors=True)
         return self.outcome
 
     async def _wait_until(self, t: float) -> None:

@@ -131,7 +131,9 @@ def play(
             progress.console.print("Sign in to each party's map (made up for this run):", highlight=False)
             for party, (url, name, password) in logins.items():
                 progress.console.print(
-                    f"  {party:>8}  {url}  name: {name}  password: {password}", highlight=False, soft_wrap=True
+                    f"  {party:>8}  {url}  name: {name}  password: {password}",
+                    highlight=False,
+                    soft_wrap=True,
                 )
 
         done: list[Outcome] = []

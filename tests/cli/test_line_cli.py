@@ -371,6 +371,9 @@ def _watch(server: Server, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "COLUMNS": "240"},
+        # Ctrl-C must reach it even when these tests run in a background job, whose shell ignores
+        # SIGINT for everything it starts (an ignored signal stays ignored across exec)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stderr is not None
     line = process.stderr.readline()

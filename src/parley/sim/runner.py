@@ -49,6 +49,7 @@ from parley.config import PartySettings, Settings, UiOperator
 from parley.devtokens import ensure_dev_keys, mint_token
 from parley.line.times import format_time, parse_time
 from parley.line.transcript import verify_transcript
+from parley.services.line import node as line_svc
 from parley.sim.kinematics import GEOD, AircraftTrack, ConvoyTrack, Radar, State
 from parley.sim.scenario import Action, Aircraft, Expectation, Scenario
 from parley.storage.sql import migrate
@@ -341,10 +342,7 @@ class Runner:
         deadline = time.monotonic() + SETTLE_S
         for party, service in self.server.compliance.items():
             await service.tick()
-            line = self.server.lines[party]
-            from parley.services.line import node as line_svc
-
-            await line_svc.expire_due(line)
+            await line_svc.expire_due(self.server.lines[party])
         while time.monotonic() < deadline:
             busy = any(c._tasks for c in self.server.compliance.values())
             pending = sum(line.repo.pending(party) for party, line in self.server.lines.items())
